@@ -1,0 +1,50 @@
+"""Shared fixtures: real text from ../shared/data, a private token cache, no network."""
+
+from __future__ import annotations
+
+import os
+import socket
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = Path(os.environ.get("TINYLM_DATA_DIR", ROOT.parent / "shared" / "data")).resolve()
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _environment(tmp_path_factory):
+    """Point tinylm at the shared corpora and a fresh cache; make any network use fail."""
+    if not (SHARED_DATA / "tinystories").is_dir():
+        pytest.exit(f"tests need the shared corpora at {SHARED_DATA} (set TINYLM_DATA_DIR)", 2)
+    os.environ["TINYLM_DATA_DIR"] = str(SHARED_DATA)
+    os.environ["TINYLM_CACHE_DIR"] = str(tmp_path_factory.mktemp("cache"))
+    os.environ["HF_HUB_OFFLINE"] = "1"
+    os.environ["HF_DATASETS_OFFLINE"] = "1"
+    yield
+
+
+@pytest.fixture(autouse=True)
+def _no_network(monkeypatch):
+    def refuse(*args, **kwargs):
+        raise OSError("tests must not use the network")
+
+    monkeypatch.setattr(socket, "create_connection", refuse)
+
+
+@pytest.fixture(scope="session")
+def small_data():
+    """TinyStories capped to 1 MB with a 512-token vocabulary: prepares in about a second."""
+    import tinylm
+
+    return tinylm.prepare(tinylm.DataConfig(corpus="tinystories", vocab_size=512,
+                                            max_train_bytes=1_000_000, max_val_bytes=60_000),
+                          progress=False)
+
+
+@pytest.fixture(scope="session")
+def tiny_model_cfg(small_data):
+    import tinylm
+
+    return tinylm.ModelConfig(vocab_size=small_data.vocab_size, context=64, width=32, layers=2,
+                              heads=2)

@@ -1,0 +1,89 @@
+import json
+import os
+
+import pytest
+
+from tinylm import checkpoint
+from tinylm.checkpoint import CheckpointError, load
+from tinylm.model import GPT
+from tinylm.train import TrainConfig, train
+
+
+@pytest.fixture()
+def saved(small_data, tiny_model_cfg, tmp_path):
+    cfg = TrainConfig(budget_s=1.0, device="cpu", compile="off", threads=1, final_eval_tokens=2048)
+    train(small_data, tiny_model_cfg, cfg, out_dir=tmp_path / "ck", progress=False)
+    return tmp_path / "ck"
+
+
+def weights(path):
+    return path / json.loads((path / "checkpoint.json").read_text())["weights"]
+
+
+def test_missing_folder():
+    with pytest.raises(CheckpointError, match="no checkpoint folder"):
+        load("/nonexistent/run")
+
+
+def test_truncated_weights(saved):
+    w = weights(saved)
+    w.write_bytes(w.read_bytes()[:1000])
+    with pytest.raises(CheckpointError, match="truncated or corrupted"):
+        load(saved)
+
+
+def test_corrupted_index(saved):
+    (saved / "checkpoint.json").write_text("{not json")
+    with pytest.raises(CheckpointError, match="corrupted"):
+        load(saved)
+
+
+def test_newer_format_version(saved):
+    index = json.loads((saved / "checkpoint.json").read_text())
+    index["format_version"] = 99
+    (saved / "checkpoint.json").write_text(json.dumps(index))
+    with pytest.raises(CheckpointError, match="newer than this tinylm"):
+        load(saved)
+
+
+def test_incompatible_config(saved):
+    index = json.loads((saved / "checkpoint.json").read_text())
+    index["model_config"]["width"] = 64
+    (saved / "checkpoint.json").write_text(json.dumps(index))
+    with pytest.raises(CheckpointError, match="weights do not match"):
+        load(saved)
+    index["model_config"]["colour"] = "red"
+    (saved / "checkpoint.json").write_text(json.dumps(index))
+    with pytest.raises(CheckpointError, match="incompatible"):
+        load(saved)
+
+
+def test_mismatched_tokenizer(saved, small_data):
+    from tinylm.data import train_tokenizer
+
+    other = train_tokenizer(["a b c"] * 10, 256)
+    other.save(str(saved / "tokenizer.json"))
+    index = json.loads((saved / "checkpoint.json").read_text())
+    index["tokenizer_sha256"] = checkpoint.sha256(saved / "tokenizer.json")
+    (saved / "checkpoint.json").write_text(json.dumps(index))
+    with pytest.raises(CheckpointError, match="tokenizer has 257 tokens"):
+        load(saved)
+
+
+def test_crash_while_saving_keeps_the_previous_checkpoint(saved, small_data, tiny_model_cfg,
+                                                           monkeypatch):
+    before = load(saved)
+    real_replace = os.replace
+
+    def crash_on_commit(src, dst):
+        if str(dst).endswith("checkpoint.json"):
+            raise OSError("disk pulled out")
+        real_replace(src, dst)
+
+    monkeypatch.setattr(checkpoint.os, "replace", crash_on_commit)
+    with pytest.raises(OSError):
+        checkpoint.save(saved, GPT(tiny_model_cfg), small_data.tokenizer, {"status": "x"})
+    monkeypatch.undo()
+    after = load(saved)
+    for p, q in zip(before.model.parameters(), after.model.parameters()):
+        assert (p == q).all()

@@ -1,0 +1,83 @@
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+SMALL = ["--corpus", "tinystories", "--vocab", "512", "--max-train-bytes", "1000000",
+         "--max-val-bytes", "60000"]
+TINY_MODEL = ["--width", "32", "--layers", "2", "--heads", "2", "--context", "64"]
+
+
+def cli(*args, timeout=300):
+    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
+    return subprocess.run([sys.executable, "-m", "tinylm", *map(str, args)], capture_output=True,
+                          text=True, timeout=timeout, env=env)
+
+
+@pytest.fixture(scope="module")
+def trained_dir(tmp_path_factory):
+    out = tmp_path_factory.mktemp("cli") / "run"
+    r = cli("train", *SMALL, *TINY_MODEL, "--budget", 4, "--out", out, "--device", "cpu",
+            "--prompt", "Once upon a time", "--quiet")
+    assert r.returncode == 0, r.stderr
+    return out, r
+
+
+def test_train_prints_summary_and_a_story(trained_dir):
+    out, r = trained_dir
+    summary = r.stdout.splitlines()[0]
+    assert summary.startswith("completed: val_bpb ") and "tok/s" in summary
+    assert "Once upon a time" in r.stdout
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["budget_s"] == 4 and metrics["tokens_seen"] > 0
+
+
+def test_eval_prints_json_matching_training(trained_dir):
+    out, _ = trained_dir
+    r = cli("eval", out, "--device", "cpu")
+    assert r.returncode == 0, r.stderr
+    result = json.loads(r.stdout)
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert set(result) == {"val_loss", "val_bpb", "val_ppl", "tokens", "bytes"}
+    assert result["val_bpb"] == pytest.approx(metrics["val_bpb"], rel=1e-6)
+
+
+def test_sample_is_seeded(trained_dir):
+    out, _ = trained_dir
+    a = cli("sample", out, "--prompt", "The cat", "--seed", 1, "--max-new-tokens", 20)
+    b = cli("sample", out, "--prompt", "The cat", "--seed", 1, "--max-new-tokens", 20)
+    assert a.returncode == 0 and a.stdout == b.stdout and a.stdout.startswith("The cat")
+
+
+@pytest.mark.parametrize("args,message", [
+    (["train", "--budget", "-5"], "budget_s must be a positive"),
+    (["train", "--budget", "0"], "budget_s must be a positive"),
+    (["train", "--width", "100", "--heads", "3"], "width 100 is not divisible by heads 3"),
+    (["train", "--corpus", "nosuchcorpus"], "unknown corpus 'nosuchcorpus'"),
+    (["train", "--corpus", "/no/such/file.txt"], "no such file"),
+    (["train", "--lr", "0"], "lr must be > 0"),
+    (["train", "--mlp", "tanh"], "unknown mlp 'tanh'"),
+    (["train", "--vocab", "70000"], "vocab_size must be an integer from 256 to 65535"),
+    (["train", "--batch-size", "0"], "batch_size must be a positive integer"),
+    (["eval", "/no/such/run"], "no checkpoint folder at /no/such/run"),
+    (["sample", "/no/such/run"], "no checkpoint folder"),
+])
+def test_bad_input_is_one_line_and_exit_2(args, message):
+    r = cli(*args)
+    assert r.returncode == 2
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0], r.stderr
+
+
+def test_non_utf8_file_is_refused(tmp_path):
+    f = tmp_path / "binary.txt"
+    f.write_bytes(bytes(range(128, 256)) * 100)
+    r = cli("train", "--corpus", f, "--budget", 1)
+    assert r.returncode == 2 and "binary.txt" in r.stderr and "UTF-8" in r.stderr
+
+
+def test_argparse_errors_exit_2():
+    r = cli("train", "--budget", "soon")
+    assert r.returncode == 2 and "invalid float value" in r.stderr

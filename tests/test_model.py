@@ -1,0 +1,68 @@
+import itertools
+
+import pytest
+import torch
+
+from tinylm.model import GPT, ModelConfig
+
+
+def test_exact_parameter_counts():
+    cfg = ModelConfig(vocab_size=300, context=16, width=8, layers=2, heads=2)
+    model = GPT(cfg)
+    # token 300*8 + positions 16*8 + 2 layers * (norm 8 + qkv 8*24 + proj 64 + norm 8
+    # + up 8*32 + down 32*8) + final norm 8; the head is tied to the token table
+    per_layer = 8 + 192 + 64 + 8 + 256 + 256
+    assert model.num_params() == 2400 + 128 + 2 * per_layer + 8 == 4104
+    assert model.num_params(non_embedding=True) == 2 * per_layer + 8
+    untied = GPT(ModelConfig(vocab_size=300, context=16, width=8, layers=2, heads=2,
+                             tie_embeddings=False, positions="rotary"))
+    assert untied.num_params() == 2400 + 2 * per_layer + 8 + 2400
+
+
+OPTIONS = list(itertools.product(["gelu", "swiglu", "relu2"], ["layernorm", "rmsnorm"],
+                                 ["learned", "rotary"], [True, False]))
+
+
+@pytest.mark.parametrize("mlp,norm,positions,qk_norm", OPTIONS)
+def test_every_variant_is_causal(mlp, norm, positions, qk_norm):
+    torch.manual_seed(0)
+    cfg = ModelConfig(vocab_size=300, context=16, width=16, layers=2, heads=2, mlp=mlp, norm=norm,
+                      positions=positions, qk_norm=qk_norm, tie_embeddings=False,
+                      logit_softcap=15.0)
+    model = GPT(cfg)
+    x = torch.randint(0, 300, (2, 16))
+    logits = model(x)
+    assert logits.shape == (2, 16, 300)
+    y = x.clone()
+    y[:, 10:] = (y[:, 10:] + 1) % 300  # change the future only
+    assert torch.allclose(model(y)[:, :10], logits[:, :10], atol=1e-5)
+    assert logits.abs().max() <= 15.0
+
+
+def test_zero_init_projections_start_as_identity_blocks():
+    model = GPT(ModelConfig(vocab_size=300, context=16, width=16, layers=2, heads=2,
+                            zero_init_proj=True))
+    x = torch.randn(1, 4, 16)
+    for block in model.blocks:
+        assert torch.equal(block(x), x)
+
+
+@pytest.mark.parametrize("field,value,message", [
+    ("heads", 5, "not divisible by heads"),
+    ("mlp", "tanh", "unknown mlp 'tanh'"),
+    ("norm", "batchnorm", "unknown norm"),
+    ("positions", "alibi", "unknown positions"),
+    ("width", 0, "width must be a positive integer"),
+    ("dropout", 1.5, "dropout"),
+    ("vocab_size", 100, "vocab_size"),
+])
+def test_bad_config_names_the_field(field, value, message):
+    cfg = ModelConfig(**{field: value})
+    with pytest.raises(ValueError, match=message):
+        cfg.validate()
+
+
+def test_too_long_input_is_refused():
+    model = GPT(ModelConfig(vocab_size=300, context=8, width=8, layers=1, heads=1))
+    with pytest.raises(ValueError, match="longer than the context"):
+        model(torch.zeros(1, 9, dtype=torch.long))

@@ -1,0 +1,154 @@
+import json
+import math
+
+import pytest
+import torch
+
+import tinylm
+from tinylm.checkpoint import load
+from tinylm.runs import RunLock
+from tinylm.train import TrainConfig, lr_at, train
+
+REQUIRED_METRICS = {"val_loss", "val_bpb", "val_ppl", "tokens_seen", "tokens_per_s", "params",
+                    "params_non_embedding", "train_seconds", "budget_s", "history",
+                    "torch_version", "tinylm_version", "device", "dtype", "threads"}
+
+
+def quick(**kw):
+    base = dict(budget_s=4.0, batch_size=8, lr=3e-3, device="cpu", compile="off", threads=1,
+                final_eval_tokens=8192)
+    return TrainConfig(**{**base, **kw})
+
+
+def test_loss_falls_and_metrics_are_complete(small_data, tiny_model_cfg, tmp_path):
+    result = train(small_data, tiny_model_cfg, quick(budget_s=6.0), out_dir=tmp_path / "run",
+                   progress=False)
+    m = result.metrics
+    assert result.status == "completed"
+    assert m["val_loss"] < math.log(small_data.vocab_size) - 1.5  # far below a uniform guess
+    assert m["history"][0]["train_loss"] > m["history"][-1]["train_loss"] + 1.0
+    assert REQUIRED_METRICS <= set(m)
+    assert m["val_bpb"] == pytest.approx(m["val_loss"] * m["val_tokens"] / m["val_bytes"]
+                                         / math.log(2))
+    saved = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert saved["val_bpb"] == m["val_bpb"]
+    assert any("val_loss" in r for r in m["history"])  # periodic validation happened
+
+
+def test_budget_is_respected(small_data, tiny_model_cfg):
+    m = train(small_data, tiny_model_cfg, quick(budget_s=3.0), progress=False).metrics
+    # never overshoots by more than one step (a step may include an evaluation and a save)
+    assert m["train_seconds"] >= 3.0
+    assert m["train_seconds"] - 3.0 <= max(m["max_step_seconds"], m["first_step_seconds"]) + 0.05
+
+
+def test_schedule_warms_up_and_anneals_to_zero():
+    cfg = TrainConfig(lr=1.0, warmup_frac=0.1)
+    assert lr_at(cfg, 0.0) == 0.0
+    assert lr_at(cfg, 0.05) == pytest.approx(0.5)
+    assert lr_at(cfg, 0.1) == pytest.approx(1.0)
+    assert lr_at(cfg, 1.0) == pytest.approx(0.0, abs=1e-12)
+    assert lr_at(TrainConfig(lr=1.0, warmup_frac=0.0, decay="linear"), 0.5) == pytest.approx(0.5)
+
+
+def test_same_seed_same_loss_curve(small_data, tiny_model_cfg):
+    cfg = quick(budget_s=60.0, steps=12, eval_every_frac=1.0)
+    a = train(small_data, tiny_model_cfg, cfg, progress=False)
+    b = train(small_data, tiny_model_cfg, cfg, progress=False)
+    assert a.metrics["steps"] == b.metrics["steps"] == 12
+    assert a.metrics["val_loss"] == b.metrics["val_loss"]
+    for p, q in zip(a.model.parameters(), b.model.parameters()):
+        assert torch.equal(p, q)
+
+
+def test_checkpoint_round_trip_gives_identical_logits(small_data, tiny_model_cfg, tmp_path):
+    result = train(small_data, tiny_model_cfg, quick(budget_s=2.0), out_dir=tmp_path / "ck",
+                   progress=False)
+    ckpt = load(tmp_path / "ck")
+    x = torch.from_numpy(small_data.val[:64].astype("int64"))[None]
+    assert torch.equal(ckpt.model(x), result.model.eval()(x))
+    assert ckpt.tokenizer.to_str() == small_data.tokenizer.to_str()
+    assert ckpt.info["status"] == "completed" and ckpt.resume_state() is None
+
+
+def test_stop_ends_early_and_keeps_the_model(small_data, tiny_model_cfg):
+    calls = []
+
+    def stop():
+        calls.append(1)
+        return len(calls) > 5
+
+    result = train(small_data, tiny_model_cfg, quick(budget_s=60.0), stop=stop, progress=False)
+    assert result.status == "stopped" and result.metrics["steps"] == 5
+    assert result.metrics["train_seconds"] < 60
+    assert math.isfinite(result.metrics["val_bpb"])
+
+
+def test_interrupt_saves_and_resume_finishes_the_budget(small_data, tiny_model_cfg, tmp_path):
+    out = tmp_path / "run"
+    seen = []
+
+    def interrupt_midway(record):
+        seen.append(record)
+        if record["event"] == "log" and record["elapsed_s"] > 1.5:
+            raise KeyboardInterrupt
+
+    first = train(small_data, tiny_model_cfg, quick(budget_s=4.0), out_dir=out,
+                  callback=interrupt_midway, progress=False)
+    assert first.status == "interrupted"
+    ckpt = load(out)
+    assert ckpt.info["status"] == "interrupted"
+    state = ckpt.resume_state()
+    assert state["step"] == first.metrics["steps"] and 1.5 < state["elapsed_s"] < 4.0
+
+    second = train(small_data, tiny_model_cfg, quick(budget_s=4.0), out_dir=out, resume=out,
+                   progress=False)
+    assert second.status == "completed"
+    assert second.metrics["steps"] > first.metrics["steps"]
+    assert second.metrics["train_seconds"] >= 4.0
+    assert second.metrics["val_loss"] < first.metrics["val_loss"]
+    assert load(out).resume_state() is None
+    with pytest.raises(ValueError, match="nothing to resume"):
+        train(small_data, tiny_model_cfg, quick(), out_dir=out, resume=out, progress=False)
+
+
+def test_divergence_stops_with_advice_and_finite_weights(small_data, tiny_model_cfg):
+    result = train(small_data, tiny_model_cfg, quick(budget_s=20.0, lr=1e4, grad_clip=0.0,
+                                                     warmup_frac=0.0), progress=False)
+    assert result.status == "diverged"
+    assert "learning rate is probably too high" in result.message
+    assert all(torch.isfinite(p).all() for p in result.model.parameters())
+
+
+def test_two_runs_cannot_share_a_folder(small_data, tiny_model_cfg, tmp_path):
+    lock = RunLock(tmp_path / "busy")
+    lock.acquire()
+    try:
+        with pytest.raises(ValueError, match="being written by another training run"):
+            train(small_data, tiny_model_cfg, quick(), out_dir=tmp_path / "busy", progress=False)
+    finally:
+        lock.release()
+
+
+@pytest.mark.parametrize("field,value", [
+    ("budget_s", 0), ("budget_s", -5), ("budget_s", float("nan")), ("batch_size", 0),
+    ("lr", 0.0), ("lr", -1e-3), ("decay", "step"), ("optimizer", "sgd"), ("compile", "yes"),
+])
+def test_bad_train_config_is_refused_before_work(small_data, tiny_model_cfg, field, value):
+    with pytest.raises(ValueError, match=field.split("_")[0]):
+        train(small_data, tiny_model_cfg, quick(**{field: value}), progress=False)
+
+
+def test_context_longer_than_validation_text(small_data):
+    tiny_val = tinylm.TokenData(small_data.tokenizer, small_data.train, small_data.val[:100],
+                                small_data.token_bytes, small_data.meta)
+    cfg = tinylm.ModelConfig(vocab_size=small_data.vocab_size, context=256, width=32, layers=1,
+                             heads=2)
+    with pytest.raises(ValueError, match="validation text has 100 tokens"):
+        train(tiny_val, cfg, quick(), progress=False)
+
+
+def test_muon_trains(small_data, tiny_model_cfg):
+    result = train(small_data, tiny_model_cfg, quick(budget_s=3.0, optimizer="muon"),
+                   progress=False)
+    assert result.metrics["val_loss"] < math.log(small_data.vocab_size) - 1.0

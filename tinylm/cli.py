@@ -1,0 +1,192 @@
+"""`python -m tinylm train|eval|sample|prepare`: the book's experiments from a terminal.
+
+Bad input ends with one line naming the problem and exit code 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+import types
+import typing
+from pathlib import Path
+
+from .data import DataConfig
+from .model import ModelConfig
+from .sample import SampleConfig
+from .train import TrainConfig
+
+# Short flag names for the fields people type most; every other field is --field-name.
+RENAMES = {"budget_s": "budget", "vocab_size": "vocab", "max_train_bytes": "max-train-bytes"}
+HIDDEN = {"cache_dir"}
+
+
+def add_dataclass_flags(parser: argparse.ArgumentParser, cls, skip=()) -> None:
+    """One flag per dataclass field, typed from its annotation, defaulting to None (unset)."""
+    group = parser.add_argument_group(cls.__name__)
+    hints = typing.get_type_hints(cls)
+    for f in dataclasses.fields(cls):
+        if f.name in skip:
+            continue
+        flag = "--" + RENAMES.get(f.name, f.name.replace("_", "-"))
+        kind = hints[f.name]
+        if isinstance(kind, types.UnionType):  # int | None
+            kind = next(a for a in typing.get_args(kind) if a is not type(None))
+        if kind is bool:
+            group.add_argument(flag, dest=f.name, action=argparse.BooleanOptionalAction,
+                               default=None, help=f"(default {f.default})")
+        else:
+            group.add_argument(flag, dest=f.name, type=_number(kind), default=None,
+                               metavar=kind.__name__.upper(), help=f"(default {f.default})")
+
+
+def _number(kind):
+    if kind is int:
+        def parse_int(s: str) -> int:
+            return int(float(s)) if float(s).is_integer() else int(s)  # allows 5e7
+        parse_int.__name__ = "integer"
+        return parse_int
+    return kind
+
+
+def pick(cls, args: argparse.Namespace, base: dict | None = None):
+    """Build a dataclass from the flags that were given, over `base` values."""
+    values = dict(base or {})
+    names = {f.name for f in dataclasses.fields(cls)}
+    values = {k: v for k, v in values.items() if k in names}
+    values.update({k: v for k, v in vars(args).items() if k in names and v is not None})
+    return cls(**values)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m tinylm", description=__doc__.splitlines()[0])
+    sub = p.add_subparsers(dest="command", required=True)
+
+    t = sub.add_parser("train", help="train for a wall-clock budget, save, print a sample")
+    t.add_argument("--out", help="checkpoint folder (default: a new folder under runs/)")
+    t.add_argument("--resume", metavar="DIR", help="continue an interrupted run in DIR")
+    t.add_argument("--prompt", default="", help="prompt for the sample printed at the end")
+    t.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_dataclass_flags(t, DataConfig, skip=HIDDEN)
+    add_dataclass_flags(t, ModelConfig, skip={"vocab_size"})
+    add_dataclass_flags(t, TrainConfig)
+
+    e = sub.add_parser("eval", help="validation loss and bits per byte of a checkpoint")
+    e.add_argument("checkpoint")
+    e.add_argument("--corpus", help="evaluate on this corpus instead of the training one")
+    e.add_argument("--device", default="auto")
+
+    s = sub.add_parser("sample", help="generate text from a checkpoint")
+    s.add_argument("checkpoint")
+    s.add_argument("--prompt", default="")
+    s.add_argument("--device", default="cpu")
+    add_dataclass_flags(s, SampleConfig)
+
+    r = sub.add_parser("prepare", help="train the tokenizer and cache tokens ahead of time")
+    add_dataclass_flags(r, DataConfig, skip=HIDDEN)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except ValueError as e:  # DataError, CheckpointError and config errors are ValueErrors
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130
+
+
+def cmd_prepare(args) -> int:
+    from .data import describe, prepare
+
+    data = prepare(pick(DataConfig, args))
+    print(json.dumps({**describe(data), "cache": str(data.cache_dir),
+                      "build_seconds": data.meta["seconds"]}))
+    return 0
+
+
+def cmd_train(args) -> int:
+    from .data import prepare
+    from .runs import new_run_dir
+    from .sample import generate
+    from .train import train
+
+    base: dict = {}
+    if args.resume:
+        from .checkpoint import load
+
+        ckpt = load(args.resume)
+        base = {**ckpt.info.get("data_config", {}), **ckpt.model_config.to_dict(),
+                **ckpt.info.get("train_config", {})}
+    data_cfg = pick(DataConfig, args, base)
+    model_kwargs = {k: v for k, v in vars(args).items() if v is not None}
+    train_cfg = pick(TrainConfig, args, base)
+    # validate everything cheap before the expensive data preparation
+    data_cfg.validate()
+    train_cfg.validate()
+    pick(ModelConfig, argparse.Namespace(**model_kwargs), {**base, "vocab_size": 257}).validate()
+
+    data = prepare(data_cfg, progress=not args.quiet)
+    print(f"data: {data.meta['train_tokens']:,} training tokens, vocab {data.vocab_size}, "
+          f"{data.meta['bytes_per_token']:.2f} bytes/token, prepared in "
+          f"{data.prepare_seconds:.1f} s{' (cached)' if data.cache_hit else ''}", file=sys.stderr)
+    model_cfg = pick(ModelConfig, args, {**base, "vocab_size": data.vocab_size})
+    out = Path(args.resume or args.out or new_run_dir())
+    result = train(data, model_cfg, train_cfg, out_dir=out, resume=args.resume,
+                   progress=not args.quiet,
+                   info={"data_config": dataclasses.asdict(data_cfg)})
+    print(summary_line(result.metrics, out))
+    if result.message:
+        print(result.message, file=sys.stderr)
+    story = generate(result.model, data.tokenizer, args.prompt, max_new_tokens=200, seed=0)
+    print("\n" + story.strip() + "\n")
+    return 1 if result.status == "diverged" else 0
+
+
+def summary_line(m: dict, out: Path | None = None) -> str:
+    where = f" | saved to {out}" if out else ""
+    return (f"{m['status']}: val_bpb {m['val_bpb']:.4f} | val_ppl {m['val_ppl']:.2f} | "
+            f"val_loss {m['val_loss']:.4f} | {m['tokens_seen']:,} tokens at "
+            f"{m['tokens_per_s']:,.0f} tok/s in {m['train_seconds']:.1f} s | "
+            f"{m['params'] / 1e6:.2f}M params{where}")
+
+
+def cmd_eval(args) -> int:
+    from .checkpoint import load
+    from .corpus import load_corpus
+    from .data import encode_docs, token_byte_lengths, val_windows
+    from .device import resolve_device, resolve_dtype
+    from .evaluate import evaluate
+
+    device = resolve_device(args.device)
+    ckpt = load(args.checkpoint, device)
+    data_cfg = DataConfig(**ckpt.info.get("data_config", {}))
+    train_cfg = ckpt.info.get("train_config", {})
+    corpus = load_corpus(args.corpus or data_cfg.corpus, 1, data_cfg.max_val_bytes)
+    val = encode_docs(ckpt.tokenizer, corpus.validation, "tokenizing", False)
+    windows = val_windows(val, ckpt.model_config.context, train_cfg.get("final_eval_tokens"))
+    dtype = resolve_dtype(train_cfg.get("dtype", "auto"), device)
+    result = evaluate(ckpt.model, windows, token_byte_lengths(ckpt.tokenizer), device, dtype)
+    print(json.dumps(result))
+    return 0
+
+
+def cmd_sample(args) -> int:
+    from .checkpoint import load
+    from .sample import stream
+
+    ckpt = load(args.checkpoint, args.device)
+    settings = dataclasses.asdict(pick(SampleConfig, args))
+    print(args.prompt, end="", flush=True)
+    for piece in stream(ckpt.model, ckpt.tokenizer, args.prompt, **settings):
+        print(piece, end="", flush=True)
+    print()
+    return 0
+
+
+COMMANDS = {"train": cmd_train, "eval": cmd_eval, "sample": cmd_sample, "prepare": cmd_prepare}

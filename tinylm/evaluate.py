@@ -1,0 +1,47 @@
+"""Validation loss in the units that compare across tokenizers: bits per byte.
+
+Perplexity depends on what a token is (a byte, a word piece), so two tokenizers' perplexities
+cannot be compared. Bits per byte divide the total surprise by the text's UTF-8 bytes instead:
+val_bpb = total nats / total bytes / ln 2.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+
+from .device import autocast
+from .model import lm_loss
+
+
+@torch.no_grad()
+def evaluate(model: torch.nn.Module, windows: torch.Tensor, token_bytes: np.ndarray,
+             device: torch.device | str = "cpu", dtype: torch.dtype = torch.float32,
+             batch_size: int = 32) -> dict:
+    """Loss over fixed windows [n, context + 1]: each window predicts its last `context` tokens."""
+    device = torch.device(device)
+    was_training = model.training
+    model.eval()
+    nats, tokens, nbytes = 0.0, 0, 0
+    lengths = torch.from_numpy(np.asarray(token_bytes))
+    try:
+        for i in range(0, len(windows), batch_size):
+            w = windows[i:i + batch_size]
+            x, y = w[:, :-1].to(device), w[:, 1:]
+            with autocast(device, dtype):
+                logits = model(x)
+            nats += lm_loss(logits, y.to(device), reduction="sum").item()
+            tokens += y.numel()
+            nbytes += int(lengths[y].sum())
+    finally:
+        model.train(was_training)
+    return metrics_from_totals(nats, tokens, nbytes)
+
+
+def metrics_from_totals(nats: float, tokens: int, nbytes: int) -> dict:
+    """val_loss (nats/token), val_bpb (bits/byte) and val_ppl from summed surprise."""
+    loss = nats / tokens
+    return {"val_loss": loss, "val_bpb": nats / nbytes / math.log(2),
+            "val_ppl": math.exp(min(loss, 50.0)), "tokens": tokens, "bytes": nbytes}

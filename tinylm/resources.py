@@ -1,0 +1,61 @@
+"""Will it fit? Estimate training memory before allocating anything, and refuse early."""
+
+from __future__ import annotations
+
+import os
+
+import torch
+
+from .model import ModelConfig
+
+BYTES_FP32 = 4
+
+
+def estimate_bytes(cfg: ModelConfig, batch_size: int) -> dict:
+    """Rough peak memory of a training step: weights, gradients, Adam state, activations."""
+    d, v, t, layers = cfg.width, cfg.vocab_size, cfg.context, cfg.layers
+    hidden = int(cfg.mlp_ratio * d)
+    per_layer = 4 * d * d + (3 if cfg.mlp == "swiglu" else 2) * d * hidden
+    params = v * d * (1 if cfg.tie_embeddings else 2) + layers * per_layer
+    params += t * d if cfg.positions == "learned" else 0
+    weights = params * BYTES_FP32
+    optimizer = 2 * weights
+    tokens = batch_size * t
+    # saved activations per layer (~16 d-wide tensors + attention scores), logits in fp32 x3
+    activations = tokens * layers * (16 * d + 2 * hidden) * BYTES_FP32
+    activations += batch_size * cfg.heads * t * t * BYTES_FP32 * layers
+    activations += 3 * tokens * v * BYTES_FP32
+    total = weights * 2 + optimizer + activations
+    return {"params": params, "weights": weights, "optimizer": optimizer,
+            "activations": activations, "total": total}
+
+
+def available_bytes(device: torch.device) -> int | None:
+    """Free memory on the device (GPU) or available RAM (CPU); None if unknown."""
+    if device.type == "cuda":
+        free, _ = torch.cuda.mem_get_info(device)
+        return free
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_AVPHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def check_fits(cfg: ModelConfig, batch_size: int, device: torch.device,
+               headroom: float = 0.8) -> dict:
+    """Raise ValueError with the estimate and the limit if training would not fit."""
+    need = estimate_bytes(cfg, batch_size)
+    have = available_bytes(device)
+    if have is not None and need["total"] > headroom * have:
+        raise ValueError(f"this configuration needs about {need['total'] / 2**30:.1f} GiB "
+                         f"(weights, optimizer state, activations) but only "
+                         f"{have / 2**30:.1f} GiB is available on {device}; lower width, "
+                         f"layers, context or batch size")
+    return need

@@ -1,0 +1,48 @@
+"""Run folders: unique default names, a lock against two runs writing one folder, provenance."""
+
+from __future__ import annotations
+
+import os
+import platform
+import secrets
+import time
+from pathlib import Path
+
+import torch
+from filelock import FileLock, Timeout
+
+
+def new_run_dir(root: str | Path = "runs") -> Path:
+    """A fresh folder name like runs/20261128-201530-a3f9 (never reused)."""
+    return Path(root) / f"{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(2)}"
+
+
+class RunLock:
+    """Held for a whole run: a second run aimed at the same folder fails at once, clearly."""
+
+    def __init__(self, folder: str | Path):
+        self.folder = Path(folder)
+        self.lock = None
+
+    def acquire(self) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.lock = FileLock(str(self.folder / ".run.lock"))
+        try:
+            self.lock.acquire(timeout=0)
+        except Timeout:
+            raise ValueError(f"{self.folder} is being written by another training run; "
+                             "choose another --out folder or wait for it to finish") from None
+
+    def release(self) -> None:
+        if self.lock is not None:
+            self.lock.release()
+
+
+def environment(device: torch.device, dtype: torch.dtype, threads: int) -> dict:
+    """Versions and hardware a result was measured with, recorded in every metrics.json."""
+    from . import __version__
+
+    return {"tinylm_version": __version__, "torch_version": torch.__version__,
+            "python_version": platform.python_version(), "platform": platform.platform(),
+            "device": str(device), "dtype": str(dtype).removeprefix("torch."),
+            "threads": threads, "cpu_count": os.cpu_count()}
