@@ -190,11 +190,12 @@ def train(data: TokenData, model_cfg: ModelConfig | None = None,
             lock.acquire()
         status, message = loop.run(batches, windows, data.token_bytes, callback, stop,
                                    save if out_dir is not None else None, progress)
+        train_seconds = loop.elapsed()
         t_eval = time.perf_counter()
         final = evaluate(model, windows, data.token_bytes, device, dtype)
         eval_seconds = time.perf_counter() - t_eval
         metrics = _metrics(loop, model, final, train_cfg, data, device, dtype, threads,
-                           status, message, eval_seconds)
+                           status, message, train_seconds, eval_seconds)
         if callback:
             callback({"event": "end", **metrics})
         save(status, metrics)
@@ -253,13 +254,7 @@ class _Loop:
         return lm_loss(logits, y)
 
     def _compiled_step(self):
-        compiled = torch.compile(self.model, dynamic=False)
-
-        def step(x, y):
-            with autocast(self.device, self.dtype):
-                logits = compiled(x)
-            return lm_loss(logits, y)
-        return step
+        return torch.compile(self._step, dynamic=False)  # model and loss as one graph
 
     def run(self, batches, windows, token_bytes, callback, stop, save, progress):
         """Step until the budget (or `steps`) is spent; returns (status, message)."""
@@ -374,8 +369,7 @@ class _Loop:
 
 
 def _metrics(loop: _Loop, model: GPT, final: dict, cfg: TrainConfig, data: TokenData,
-             device, dtype, threads, status, message, eval_seconds) -> dict:
-    train_seconds = loop.elapsed()
+             device, dtype, threads, status, message, train_seconds, eval_seconds) -> dict:
     return {
         "status": status, "message": message,
         **{k: final[k] for k in ("val_loss", "val_bpb", "val_ppl")},

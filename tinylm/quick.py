@@ -1,0 +1,26 @@
+"""Quick mode: `TINYLM_QUICK=1` scales every training budget down so notebooks run in CI.
+
+Notebooks call `budget(60)` instead of writing 60: a reader gets a minute of training, CI gets
+a few seconds, and the chapter's code is the same.
+"""
+
+from __future__ import annotations
+
+import os
+
+QUICK_SCALE = 0.05  # 60 s becomes 3 s
+QUICK_MIN_S = 2.0
+
+
+def is_quick() -> bool:
+    return os.environ.get("TINYLM_QUICK", "").strip().lower() not in ("", "0", "false", "no")
+
+
+def budget(seconds: float) -> float:
+    """`seconds`, or a few seconds in quick mode."""
+    return max(QUICK_MIN_S, seconds * QUICK_SCALE) if is_quick() else float(seconds)
+
+
+def data_cap(max_train_bytes: int | None = 50_000_000) -> int | None:
+    """Training-text cap: 2 MB in quick mode, so tokenizing takes about a second."""
+    return 2_000_000 if is_quick() else max_train_bytes
