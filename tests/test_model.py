@@ -7,7 +7,8 @@ from tinylm.model import GPT, ModelConfig
 
 
 def test_exact_parameter_counts():
-    cfg = ModelConfig(vocab_size=300, context=16, width=8, layers=2, heads=2)
+    cfg = ModelConfig(vocab_size=300, context=16, width=8, layers=2, heads=2, positions="learned",
+                      tie_embeddings=True)
     model = GPT(cfg)
     # token 300*8 + positions 16*8 + 2 layers * (norm 8 + qkv 8*24 + proj 64 + norm 8
     # + up 8*32 + down 32*8) + final norm 8; the head is tied to the token table

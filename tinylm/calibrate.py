@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 
 import torch
@@ -46,3 +47,42 @@ def measure_throughput(model_cfg: ModelConfig, batch_size: int = 8, device: str 
     tps = steps * batch_size * model_cfg.context / elapsed
     return {"tokens_per_s": tps, "step_seconds": elapsed / steps, "steps": steps,
             "params": model.num_params(), "device": str(dev), "dtype": str(dt)}
+
+
+# The size ladder `calibrate` measures, smallest first (width, layers, heads), and the rule fitted
+# from the size sweeps in benchmarks/results/sizes-*: the best model sees about this many
+# training tokens per parameter within its budget.
+LADDER = [(48, 4, 1), (64, 4, 1), (96, 5, 2), (128, 5, 2), (160, 6, 2), (192, 6, 3)]
+TOKENS_PER_PARAM = 8.0
+COMPILE_SPEEDUP = 1.3  # compiled / eager tokens per second, measured in benchmarks/
+COMPILE_SECONDS = 25.0  # first compiled step on a cold cache
+
+
+def calibrate(budget_s: float = 300.0, base: dict | None = None, batch_size: int = 8,
+              seconds_per_size: float = 2.0, vocab_size: int = 4097, compile: bool | None = None,
+              progress: bool = True) -> dict:
+    """Measure this machine on the size ladder and pick the size expected to be best for the
+    budget: the one whose expected tokens per parameter is closest to TOKENS_PER_PARAM."""
+    from tqdm.auto import tqdm
+
+    if not isinstance(budget_s, (int, float)) or not budget_s > 0:
+        raise ValueError(f"budget_s must be a positive number of seconds, got {budget_s!r}")
+    shape = {"width", "layers", "heads", "vocab_size"}
+    base = {k: v for k, v in (base or {}).items()
+            if k in ModelConfig.__dataclass_fields__ and k not in shape}
+    compiled = budget_s >= 120 if compile is None else compile
+    usable = max(1.0, budget_s - (COMPILE_SECONDS if compiled else 0.0))
+    rows = []
+    for width, layers, heads in tqdm(LADDER, desc="calibrating", disable=not progress):
+        cfg = ModelConfig(**{**base, "vocab_size": vocab_size, "width": width, "layers": layers,
+                             "heads": heads})
+        speed = measure_throughput(cfg, batch_size, seconds=seconds_per_size)
+        tps = speed["tokens_per_s"] * (COMPILE_SPEEDUP if compiled else 1.0)
+        tokens = tps * usable
+        rows.append({"width": width, "layers": layers, "heads": heads, "params": speed["params"],
+                     "eager_tokens_per_s": speed["tokens_per_s"], "expected_tokens": tokens,
+                     "tokens_per_param": tokens / speed["params"]})
+    best = min(rows, key=lambda r: abs(math.log(r["tokens_per_param"] / TOKENS_PER_PARAM)))
+    return {"budget_s": budget_s, "batch_size": batch_size, "rule_tokens_per_param":
+            TOKENS_PER_PARAM, "choice": {k: best[k] for k in ("width", "layers", "heads")},
+            "params": best["params"], "ladder": rows}

@@ -19,7 +19,7 @@ import torch
 from safetensors.torch import load_model, save_model
 from tokenizers import Tokenizer
 
-from .model import GPT, ModelConfig
+from .model import GPT, ModelConfig, build_model
 
 FORMAT = "tinylm-checkpoint"
 FORMAT_VERSION = 1
@@ -118,7 +118,7 @@ def load(path: str | Path, device: str | torch.device = "cpu") -> Checkpoint:
     if tokenizer.get_vocab_size() != cfg.vocab_size:
         raise CheckpointError(f"{path}: tokenizer has {tokenizer.get_vocab_size()} tokens but the "
                               f"model expects {cfg.vocab_size}; the folder mixes two runs")
-    model = GPT(cfg)
+    model = build_model(cfg)
     try:
         load_model(model, str(path / index["weights"]), strict=True, device=str(device))
     except Exception as e:

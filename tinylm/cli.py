@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
 import sys
 import types
 import typing
@@ -69,6 +70,10 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--resume", metavar="DIR", help="continue an interrupted run in DIR")
     t.add_argument("--prompt", default="", help="prompt for the sample printed at the end")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
+    t.add_argument("--recipe", default="default", help="starting settings: default or gpt2 "
+                   "(Goedecke's GPT-2 setup); flags override them")
+    t.add_argument("--size", choices=("auto",), help="auto: measure this machine and pick the "
+                   "width/layers/heads expected to be best for the budget")
     add_dataclass_flags(t, DataConfig, skip=HIDDEN)
     add_dataclass_flags(t, ModelConfig, skip={"vocab_size"})
     add_dataclass_flags(t, TrainConfig)
@@ -86,6 +91,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     r = sub.add_parser("prepare", help="train the tokenizer and cache tokens ahead of time")
     add_dataclass_flags(r, DataConfig, skip=HIDDEN)
+
+    c = sub.add_parser("calibrate", help="measure this machine and pick a model size for a budget")
+    c.add_argument("--budget", type=float, default=300.0)
+    c.add_argument("--batch-size", type=int, default=8)
+    c.add_argument("--vocab", type=int, default=4096)
     return p
 
 
@@ -112,11 +122,12 @@ def cmd_prepare(args) -> int:
 
 def cmd_train(args) -> int:
     from .data import prepare
+    from .recipes import parse_spec
     from .runs import new_run_dir
     from .sample import generate
     from .train import train
 
-    base: dict = {}
+    base: dict = parse_spec(args.recipe)[1]
     if args.resume:
         from .checkpoint import load
 
@@ -131,15 +142,28 @@ def cmd_train(args) -> int:
     train_cfg.validate()
     pick(ModelConfig, argparse.Namespace(**model_kwargs), {**base, "vocab_size": 257}).validate()
 
+    if args.size == "auto":
+        if any(getattr(args, k) is not None for k in ("width", "layers", "heads")):
+            raise ValueError("--size auto picks width, layers and heads; drop those flags")
+        from .calibrate import calibrate
+
+        sized = calibrate(train_cfg.budget_s, base, train_cfg.batch_size, progress=not args.quiet)
+        base.update(sized["choice"])
+        print(f"size auto: {sized['choice']} ({sized['params'] / 1e6:.2f}M params) for "
+              f"{train_cfg.budget_s:g} s on this machine", file=sys.stderr)
     data = prepare(data_cfg, progress=not args.quiet)
-    print(f"data: {data.meta['train_tokens']:,} training tokens, vocab {data.vocab_size}, "
-          f"{data.meta['bytes_per_token']:.2f} bytes/token, prepared in "
-          f"{data.prepare_seconds:.1f} s{' (cached)' if data.cache_hit else ''}", file=sys.stderr)
+    main_rank = int(os.environ.get("RANK", "0")) == 0  # under torchrun, rank 0 reports
+    if main_rank:
+        print(f"data: {data.meta['train_tokens']:,} training tokens, vocab {data.vocab_size}, "
+              f"{data.meta['bytes_per_token']:.2f} bytes/token, prepared in "
+              f"{data.prepare_seconds:.1f} s{' (cached)' if data.cache_hit else ''}", file=sys.stderr)
     model_cfg = pick(ModelConfig, args, {**base, "vocab_size": data.vocab_size})
     out = Path(args.resume or args.out or new_run_dir())
     result = train(data, model_cfg, train_cfg, out_dir=out, resume=args.resume,
                    progress=not args.quiet,
                    info={"data_config": dataclasses.asdict(data_cfg)})
+    if not main_rank:
+        return 0
     print(summary_line(result.metrics, out))
     if result.message:
         print(result.message, file=sys.stderr)
@@ -189,4 +213,19 @@ def cmd_sample(args) -> int:
     return 0
 
 
-COMMANDS = {"train": cmd_train, "eval": cmd_eval, "sample": cmd_sample, "prepare": cmd_prepare}
+def cmd_calibrate(args) -> int:
+    from .calibrate import calibrate
+
+    result = calibrate(args.budget, batch_size=args.batch_size, vocab_size=args.vocab + 1)
+    for row in result["ladder"]:
+        print(f"width {row['width']:4d} layers {row['layers']} heads {row['heads']}: "
+              f"{row['params'] / 1e6:5.2f}M params, {row['eager_tokens_per_s']:8,.0f} tok/s eager, "
+              f"{row['expected_tokens'] / 1e6:6.2f}M tokens expected, "
+              f"{row['tokens_per_param']:6.1f} tokens/param", file=sys.stderr)
+    print(json.dumps({k: result[k] for k in ("budget_s", "choice", "params",
+                                              "rule_tokens_per_param")}))
+    return 0
+
+
+COMMANDS = {"train": cmd_train, "eval": cmd_eval, "sample": cmd_sample, "prepare": cmd_prepare,
+            "calibrate": cmd_calibrate}

@@ -31,8 +31,10 @@ def evaluate(model: torch.nn.Module, windows: torch.Tensor, token_bytes: np.ndar
             w = windows[i:i + batch_size]
             x, y = w[:, :-1].to(device), w[:, 1:]
             with autocast(device, dtype):
-                logits = model(x)
-            nats += lm_loss(logits, y.to(device), reduction="sum").item()
+                if hasattr(model, "eval_nats"):  # e.g. the diffusion model's NLL bound
+                    nats += float(model.eval_nats(x, y.to(device)))
+                else:
+                    nats += lm_loss(model(x), y.to(device), reduction="sum").item()
             tokens += y.numel()
             nbytes += int(lengths[y].sum())
     finally:

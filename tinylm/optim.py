@@ -10,7 +10,6 @@ from __future__ import annotations
 import torch
 
 OPTIMIZERS = ("adamw", "muon")
-MUON_LR_SCALE = 5.0  # Muon's learning rate relative to `lr` (AdamW's)
 
 
 def make_optimizer(model: torch.nn.Module, cfg) -> torch.optim.Optimizer:
@@ -27,8 +26,8 @@ def make_optimizer(model: torch.nn.Module, cfg) -> torch.optim.Optimizer:
         return torch.optim.AdamW([
             {"params": matrices + embeddings, "weight_decay": cfg.weight_decay, "lr_scale": 1.0},
             {"params": gains, "weight_decay": 0.0, "lr_scale": 1.0}], **adam)
-    muon = torch.optim.Muon([{"params": matrices, "lr_scale": MUON_LR_SCALE}],
-                            lr=cfg.lr * MUON_LR_SCALE, weight_decay=cfg.weight_decay,
+    muon = torch.optim.Muon([{"params": matrices, "lr_scale": cfg.muon_lr_scale}],
+                            lr=cfg.lr * cfg.muon_lr_scale, weight_decay=cfg.weight_decay,
                             adjust_lr_fn="match_rms_adamw")
     rest = torch.optim.AdamW([
         {"params": embeddings, "weight_decay": cfg.weight_decay, "lr_scale": 1.0},
@@ -41,9 +40,13 @@ class Combined(torch.optim.Optimizer):
 
     def __init__(self, optimizers: list[torch.optim.Optimizer]):
         self.optimizers = optimizers
-        self.param_groups = [g for o in optimizers for g in o.param_groups]
         self.defaults = {}
         self.state = {}
+
+    @property
+    def param_groups(self) -> list[dict]:
+        # read through every time: load_state_dict replaces the inner optimizers' group dicts
+        return [g for o in self.optimizers for g in o.param_groups]
 
     def step(self, closure=None):
         for o in self.optimizers:

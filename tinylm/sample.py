@@ -64,6 +64,9 @@ def stream_tokens(model, tokenizer: Tokenizer, prompt: str = "",
     """Yield (token id, the model's full next-token distribution) one token at a time."""
     cfg = cfg or SampleConfig()
     cfg.validate()
+    if getattr(model.cfg, "family", "gpt") == "mdlm":
+        raise ValueError("a diffusion model writes all tokens at once, not one by one; "
+                         "use tinylm.generate()")
     if not isinstance(prompt, str):
         raise ValueError(f"prompt must be a string, got {type(prompt).__name__}")
     eot = tokenizer.token_to_id(EOT)
@@ -107,4 +110,12 @@ def stream(model, tokenizer: Tokenizer, prompt: str = "", **settings) -> Iterato
 
 def generate(model, tokenizer: Tokenizer, prompt: str = "", **settings) -> str:
     """The prompt followed by the generated continuation."""
+    if getattr(model.cfg, "family", "gpt") == "mdlm":  # all positions at once, by unmasking
+        from .diffusion import sample
+
+        cfg = SampleConfig(**settings)
+        cfg.validate()
+        room = model.cfg.context - len(tokenizer.encode(prompt).ids) - 1
+        return sample(model, tokenizer, prompt, length=max(1, min(cfg.max_new_tokens, room)),
+                      temperature=cfg.temperature or 1e-6, seed=cfg.seed)
     return prompt + "".join(stream(model, tokenizer, prompt, **settings))

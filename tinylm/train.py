@@ -9,6 +9,7 @@ whatever the hardware does per second.
 from __future__ import annotations
 
 import math
+import os
 import time
 import warnings
 from collections.abc import Callable
@@ -16,17 +17,18 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import torch
+from torch.nn.parallel import DistributedDataParallel as DDP
 from tqdm.auto import tqdm
 
-from . import checkpoint
+from . import checkpoint, distributed
 from .data import Batches, TokenData, val_windows
-from .device import autocast, resolve_device, resolve_dtype, set_threads
+from .device import DEVICES, DTYPES, autocast, resolve_device, resolve_dtype, set_threads
 from .evaluate import evaluate
-from .model import GPT, ModelConfig, lm_loss
+from .model import GPT, ModelConfig, build_model
 from .optim import OPTIMIZERS, make_optimizer
 from .runs import RunLock, environment
 
-DECAYS = ("cosine", "linear")
+DECAYS = ("cosine", "linear", "wsd")  # wsd: warmup, stable, then a linear warmdown
 COMPILE_MODES = ("auto", "on", "off")
 COMPILE_MIN_BUDGET_S = 120  # compiling costs ~20 s here; below this budget it does not pay
 
@@ -39,9 +41,11 @@ class TrainConfig:
     batch_size: int = 8  # small batches win at this budget: more optimizer steps
     lr: float = 4e-3
     warmup_frac: float = 0.03
-    decay: str = "cosine"
+    decay: str = "wsd"
     final_lr_frac: float = 0.0  # learning rate at the end, as a fraction of `lr`
-    optimizer: str = "adamw"
+    warmdown_frac: float = 0.5  # wsd only: the last fraction of the budget decays linearly
+    optimizer: str = "muon"
+    muon_lr_scale: float = 5.0  # Muon's learning rate as a multiple of `lr` (AdamW's)
     weight_decay: float = 0.1
     beta1: float = 0.9
     beta2: float = 0.95
@@ -65,16 +69,21 @@ class TrainConfig:
             raise ValueError(f"budget_s must be a positive number of seconds, got {b!r}")
         _positive_int("batch_size", self.batch_size)
         for name in ("lr", "weight_decay", "grad_clip", "eval_every_frac", "final_lr_frac",
-                     "warmup_frac", "checkpoint_every_frac", "beta1", "beta2"):
+                     "warmup_frac", "checkpoint_every_frac", "beta1", "beta2", "warmdown_frac",
+                     "muon_lr_scale"):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
                 raise ValueError(f"{name} must be a number, got {v!r}")
         if self.lr <= 0:
             raise ValueError(f"lr must be > 0, got {self.lr}; try 1e-3 to 1e-2")
-        if not 0 <= self.warmup_frac < 1 or not 0 <= self.final_lr_frac <= 1:
-            raise ValueError("warmup_frac must be in [0, 1) and final_lr_frac in [0, 1]")
+        if not 0 <= self.warmup_frac < 1 or not 0 <= self.final_lr_frac <= 1 \
+                or not 0 < self.warmdown_frac <= 1:
+            raise ValueError("warmup_frac must be in [0, 1), final_lr_frac in [0, 1] and "
+                             "warmdown_frac in (0, 1]")
         if not 0 <= self.beta1 < 1 or not 0 <= self.beta2 < 1:
             raise ValueError("beta1 and beta2 must be in [0, 1)")
+        if self.muon_lr_scale <= 0:
+            raise ValueError(f"muon_lr_scale must be > 0, got {self.muon_lr_scale}")
         if self.weight_decay < 0 or self.grad_clip < 0:
             raise ValueError("weight_decay and grad_clip must be >= 0 (0 turns clipping off)")
         if not 0 < self.eval_every_frac <= 1 or not 0 < self.checkpoint_every_frac <= 1:
@@ -93,9 +102,11 @@ class TrainConfig:
             _positive_int("steps", self.steps)
         if not isinstance(self.seed, int):
             raise ValueError(f"seed must be an integer, got {self.seed!r}")
-        resolve_dtype(self.dtype, torch.device("cpu"))  # checks the name
-        if self.device not in ("auto", "cpu", "cuda", "mps") and not self.device.startswith("cuda:"):
-            raise ValueError(f"unknown device {self.device!r}: use auto, cpu, cuda or mps")
+        if not isinstance(self.dtype, str) or self.dtype not in DTYPES:
+            raise ValueError(f"unknown dtype {self.dtype!r}: use one of {', '.join(DTYPES)}")
+        if not isinstance(self.device, str) or (
+                self.device not in DEVICES and not self.device.startswith("cuda:")):
+            raise ValueError(f"unknown device {self.device!r}: use one of {', '.join(DEVICES)}")
 
 
 def _positive_int(name: str, v) -> None:
@@ -109,7 +120,12 @@ def lr_at(cfg: TrainConfig, frac: float) -> float:
     if cfg.warmup_frac and frac < cfg.warmup_frac:
         return cfg.lr * frac / cfg.warmup_frac
     p = (frac - cfg.warmup_frac) / max(1e-9, 1 - cfg.warmup_frac)
-    shape = 0.5 * (1 + math.cos(math.pi * p)) if cfg.decay == "cosine" else 1 - p
+    if cfg.decay == "cosine":
+        shape = 0.5 * (1 + math.cos(math.pi * p))
+    elif cfg.decay == "linear":
+        shape = 1 - p
+    else:
+        shape = min(1.0, (1 - frac) / max(1e-9, cfg.warmdown_frac))
     return cfg.lr * (cfg.final_lr_frac + (1 - cfg.final_lr_frac) * shape)
 
 
@@ -130,9 +146,9 @@ class TrainResult:
                 f"val_ppl={m.get('val_ppl', float('nan')):.2f}, tokens={m.get('tokens_seen')})")
 
 
-def want_compile(cfg: TrainConfig, device: torch.device) -> bool:
+def want_compile(cfg: TrainConfig, device: torch.device, distributed: bool = False) -> bool:
     if cfg.compile == "auto":
-        return device.type != "mps" and cfg.budget_s >= COMPILE_MIN_BUDGET_S
+        return device.type != "mps" and not distributed and cfg.budget_s >= COMPILE_MIN_BUDGET_S
     return cfg.compile == "on"
 
 
@@ -155,24 +171,32 @@ def train(data: TokenData, model_cfg: ModelConfig | None = None,
     if model_cfg.vocab_size != data.vocab_size:
         raise ValueError(f"model vocab_size {model_cfg.vocab_size} differs from the tokenizer's "
                          f"{data.vocab_size}; set vocab_size=data.vocab_size")
+    ranks = distributed.setup()
     windows = val_windows(data.val, model_cfg.context, train_cfg.final_eval_tokens)
-    batches = Batches(data.train, model_cfg.context, train_cfg.batch_size, train_cfg.seed)
-
+    batches = Batches(data.train, model_cfg.context, train_cfg.batch_size,
+                      train_cfg.seed + ranks.rank)
     device = resolve_device(train_cfg.device)
+    if device.type == "cuda" and ranks.active:
+        device = torch.device("cuda", ranks.local_rank)
     dtype = resolve_dtype(train_cfg.dtype, device)
-    threads = set_threads(train_cfg.threads)
+    threads = train_cfg.threads
+    if threads is None and ranks.local_world > 1:  # share the cores, don't fight over them
+        threads = max(1, (os.cpu_count() or 1) // ranks.local_world)
+    threads = set_threads(threads)
     torch.manual_seed(train_cfg.seed)
     from .resources import check_fits  # noqa: PLC0415 (keeps import-time light)
 
     check_fits(model_cfg, train_cfg.batch_size, device)
-    model = GPT(model_cfg).to(device)
+    model = build_model(model_cfg).to(device)
     optimizer = make_optimizer(model, train_cfg)
-    loop = _Loop(model, optimizer, train_cfg, device, dtype)
+    loop = _Loop(model, optimizer, train_cfg, device, dtype, ranks)
     state = None
     if resume is not None:
         state = _restore(Path(resume), model, optimizer, batches)
         loop.elapsed0, loop.tokens, loop.step = state["elapsed_s"], state["tokens"], state["step"]
         loop.history = list(state["history"])
+    if not ranks.main:  # rank 0 alone saves, reports and shows progress
+        out_dir, callback, progress = None, None, False
     lock = RunLock(out_dir) if out_dir is not None else None
     info = {**(info or {}), "train_config": asdict(train_cfg), "data": data.meta}
 
@@ -234,24 +258,24 @@ def _restore(path: Path, model, optimizer, batches) -> dict:
 class _Loop:
     """The step loop and its bookkeeping, kept apart from setup and saving."""
 
-    def __init__(self, model, optimizer, cfg: TrainConfig, device, dtype):
+    def __init__(self, model, optimizer, cfg: TrainConfig, device, dtype, ranks):
         self.model, self.optimizer, self.cfg = model, optimizer, cfg
-        self.device, self.dtype = device, dtype
-        self.step_fn = self._compiled_step() if want_compile(cfg, device) else self._step
+        self.device, self.dtype, self.ranks = device, dtype, ranks
+        self.forward_model = DDP(model) if ranks.active else model
+        self.compiled = want_compile(cfg, device, ranks.active)
+        self.step_fn = self._compiled_step() if self.compiled else self._step
         self.elapsed0 = 0.0  # seconds spent before a resume
         self.tokens = self.step = 0
         self.history: list[dict] = []
         self.start = time.perf_counter()
         self.first_step_s = self.max_step_s = self.max_eval_s = 0.0
-        self.compiled = want_compile(cfg, device)
 
     def elapsed(self) -> float:
         return self.elapsed0 + time.perf_counter() - self.start
 
     def _step(self, x, y):
         with autocast(self.device, self.dtype):
-            logits = self.model(x)
-        return lm_loss(logits, y)
+            return self.forward_model(x, y)
 
     def _compiled_step(self):
         return torch.compile(self._step, dynamic=False)  # model and loss as one graph
@@ -259,7 +283,8 @@ class _Loop:
     def run(self, batches, windows, token_bytes, callback, stop, save, progress):
         """Step until the budget (or `steps`) is spent; returns (status, message)."""
         cfg = self.cfg
-        self.eval_windows = windows[: max(1, cfg.eval_tokens // (windows.shape[1] - 1))]
+        n = max(1, min(len(windows), cfg.eval_tokens // (windows.shape[1] - 1)))
+        self.eval_windows = windows[torch.linspace(0, len(windows) - 1, n).long()]  # spread out
         self.token_bytes, self.callback = token_bytes, callback
         log_every = cfg.budget_s / 200
         next_log = self.elapsed0 + log_every
@@ -273,8 +298,12 @@ class _Loop:
                         bar_format="{l_bar}{bar}| {n:.0f}/{total:.0f}s [{remaining} left{postfix}]")
         self.start = time.perf_counter()
         try:
-            while (now := self.elapsed()) < cfg.budget_s:
-                if stop is not None and stop():
+            while True:
+                now, stopping = distributed.agree(self.ranks, self.elapsed(),
+                                                  stop is not None and stop())
+                if now >= cfg.budget_s:
+                    break
+                if stopping:
                     status = "stopped"
                     break
                 if cfg.steps is not None and self.step >= cfg.steps:
@@ -330,7 +359,7 @@ class _Loop:
         self.optimizer.step()
         self.optimizer.zero_grad(set_to_none=True)
         self.step += 1
-        self.tokens += x.numel()
+        self.tokens += x.numel() * self.ranks.world
         self.losses.append(value)
         return value
 
@@ -339,7 +368,7 @@ class _Loop:
         record = {"step": self.step, "elapsed_s": round(now, 3), "tokens": self.tokens,
                   "train_loss": sum(self.losses) / max(1, len(self.losses)), "lr": lr}
         self.losses = []
-        if evaluate_now:
+        if evaluate_now and self.ranks.main:
             t_eval = time.perf_counter()
             val = evaluate(self.model, self.eval_windows, self.token_bytes, self.device, self.dtype)
             self.max_eval_s = max(self.max_eval_s, time.perf_counter() - t_eval)
@@ -381,6 +410,6 @@ def _metrics(loop: _Loop, model: GPT, final: dict, cfg: TrainConfig, data: Token
         "first_step_seconds": loop.first_step_s, "max_step_seconds": loop.max_step_s,
         "max_eval_seconds": loop.max_eval_s, "compiled": loop.compiled,
         "final_eval_seconds": eval_seconds, "prepare_seconds": data.prepare_seconds,
-        **environment(device, dtype, threads),
+        **environment(device, dtype, threads), "world_size": loop.ranks.world,
         "history": loop.history,
     }

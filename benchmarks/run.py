@@ -1,0 +1,187 @@
+"""Run recipes side by side: same data, same validation windows, same budget, fixed seeds.
+
+    python benchmarks/run.py --study recipe-300s --budget 300 --repeats 2 gpt2 default
+
+Writes benchmarks/results/STUDY/: runs.jsonl (one line per run, appended as runs finish, so an
+interrupted study resumes where it stopped), summary.json and summary.md (medians, spread,
+ratios against the first recipe measured in the same invocation) and curves.png (val_bpb
+against wall-clock time). Creates /tmp/tinylm-bench.lock while running, so other jobs on a
+shared machine can wait instead of skewing the timings.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+# Every compiled run pays a cold compile, as a student's first run does (set to 1 to reuse).
+os.environ.setdefault("TORCHINDUCTOR_FX_GRAPH_CACHE", "0")
+os.environ.setdefault("TORCHINDUCTOR_AUTOGRAD_CACHE", "0")
+
+import torch  # noqa: E402
+
+import tinylm  # noqa: E402
+from tinylm.recipes import configs, parse_spec  # noqa: E402
+
+LOCK = Path("/tmp/tinylm-bench.lock")
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("recipes", nargs="+", help="recipe specs, e.g. gpt2 default default:lr=0.006")
+    p.add_argument("--study", required=True)
+    p.add_argument("--budget", type=float, default=300)
+    p.add_argument("--repeats", type=int, default=1)
+    p.add_argument("--corpus", default="tinystories")
+    p.add_argument("--seed", type=int, default=1000)
+    p.add_argument("--out", default=str(ROOT / "benchmarks" / "results"))
+    p.add_argument("--peak", action="store_true", help="also measure bf16/fp32 matmul peak")
+    args = p.parse_args(argv)
+    folder = Path(args.out) / args.study
+    folder.mkdir(parents=True, exist_ok=True)
+    specs = [(spec, *parse_spec(spec)) for spec in args.recipes]
+    done = {(r["recipe"], r["repeat"]) for r in read_runs(folder)}
+    ours = not LOCK.exists()  # a wrapping script may hold the lock across several studies
+    LOCK.write_text(str(os.getpid()))
+    try:
+        if args.peak:
+            (folder / "peak.json").write_text(json.dumps(matmul_peak(), indent=1))
+        for repeat in range(args.repeats):  # interleaved, so drift hits every recipe alike
+            for label, _name, overrides in specs:
+                if (label, repeat) in done:
+                    continue
+                record = run_one(label, overrides, args, repeat)
+                with open(folder / "runs.jsonl", "a") as f:
+                    f.write(json.dumps(record) + "\n")
+                m = record["metrics"]
+                print(f"[{args.study}] {label} #{repeat}: val_bpb {m['val_bpb']:.4f}, "
+                      f"{m['tokens_per_s']:,.0f} tok/s, {m['tokens_seen']:,} tokens", flush=True)
+    finally:
+        if ours:
+            LOCK.unlink(missing_ok=True)
+    summarize(folder, [s[0] for s in specs])
+    return 0
+
+
+def run_one(label: str, overrides: dict, args, repeat: int) -> dict:
+    data_cfg, model_kwargs, train_cfg = configs(overrides, corpus=args.corpus,
+                                                budget_s=args.budget, seed=args.seed + repeat)
+    data = tinylm.prepare(data_cfg, progress=False)
+    model_cfg = tinylm.ModelConfig(vocab_size=data.vocab_size, **model_kwargs)
+    torch._dynamo.reset()  # each run compiles afresh (fair), within the recompile limits
+    result = tinylm.train(data, model_cfg, train_cfg, progress=sys.stderr.isatty())
+    return {"study": args.study, "recipe": label, "spec": overrides, "repeat": repeat,
+            "seed": train_cfg.seed, "budget_s": args.budget, "corpus": args.corpus,
+            "flops_per_token": flops_per_token(model_cfg, result.model),
+            "time": time.strftime("%Y-%m-%d %H:%M:%S"), "metrics": result.metrics}
+
+
+def flops_per_token(cfg, model) -> float:
+    """Training FLOPs per token: 6 per weight used per token (fwd + bwd) plus attention."""
+    weights = model.num_params(non_embedding=True)
+    if cfg.tie_embeddings:
+        weights += cfg.vocab_size * cfg.width  # the tied table is also the output head
+    attention = 6 * cfg.layers * cfg.context * cfg.width  # QK^T and AV, causal average
+    return 6 * weights + attention
+
+
+def matmul_peak(n: int = 1024, seconds: float = 3.0) -> dict:
+    """Achievable matmul FLOP/s on this machine, bf16 and fp32."""
+    out = {}
+    for name, dtype in (("bf16", torch.bfloat16), ("fp32", torch.float32)):
+        a, b = torch.randn(n, n, dtype=dtype), torch.randn(n, n, dtype=dtype)
+        a @ b
+        count, start = 0, time.perf_counter()
+        while time.perf_counter() - start < seconds:
+            a @ b
+            count += 1
+        out[f"{name}_flops"] = 2 * n**3 * count / (time.perf_counter() - start)
+    out["threads"] = torch.get_num_threads()
+    return out
+
+
+def read_runs(folder: Path) -> list[dict]:
+    f = folder / "runs.jsonl"
+    return [json.loads(line) for line in f.read_text().splitlines() if line] if f.exists() else []
+
+
+def summarize(folder: Path, order: list[str] | None = None) -> dict:
+    runs = read_runs(folder)
+    labels = order or list(dict.fromkeys(r["recipe"] for r in runs))
+    labels = [lab for lab in labels if any(r["recipe"] == lab for r in runs)]
+    peak = json.loads((folder / "peak.json").read_text()) if (folder / "peak.json").exists() else {}
+    rows = []
+    for label in labels:
+        ms = [r["metrics"] for r in runs if r["recipe"] == label]
+        fpt = next(r["flops_per_token"] for r in runs if r["recipe"] == label)
+        med = {k: statistics.median(m[k] for m in ms) for k in
+               ("val_loss", "val_bpb", "val_ppl", "tokens_per_s", "tokens_seen")}
+        bpbs = [m["val_bpb"] for m in ms]
+        row = {"recipe": label, "params": ms[0]["params"], **med, "n": len(ms),
+               "val_bpb_min": min(bpbs), "val_bpb_max": max(bpbs), "flops_per_token": fpt}
+        if peak:
+            row["peak_fraction_bf16"] = fpt * med["tokens_per_s"] / peak["bf16_flops"]
+        rows.append(row)
+    base = rows[0] if rows else None
+    for row in rows:
+        row["bpb_ratio"] = row["val_bpb"] / base["val_bpb"]
+        row["tps_ratio"] = row["tokens_per_s"] / base["tokens_per_s"]
+    summary = {"baseline": base["recipe"] if base else None, "rows": rows, "peak": peak}
+    (folder / "summary.json").write_text(json.dumps(summary, indent=1))
+    (folder / "summary.md").write_text(markdown_table(rows))
+    plot_curves(runs, labels, folder / "curves.png")
+    print(markdown_table(rows))
+    return summary
+
+
+def markdown_table(rows: list[dict]) -> str:
+    head = ("| recipe | params | tokens/s | tokens | val_loss | val_bpb (min-max) | ppl | "
+            "bpb vs base | tok/s vs base | n |\n|---|---|---|---|---|---|---|---|---|---|\n")
+    return head + "".join(
+        f"| {r['recipe']} | {r['params'] / 1e6:.2f}M | {r['tokens_per_s']:,.0f} | "
+        f"{r['tokens_seen'] / 1e6:.2f}M | {r['val_loss']:.4f} | {r['val_bpb']:.4f} "
+        f"({r['val_bpb_min']:.4f}-{r['val_bpb_max']:.4f}) | {r['val_ppl']:.2f} | "
+        f"{r['bpb_ratio']:.3f} | {r['tps_ratio']:.2f}x | {r['n']} |\n" for r in rows)
+
+
+def short_labels(labels: list[str]) -> dict[str, str]:
+    """Legend names without the settings every recipe shares."""
+    parts = {lab: lab.replace(":", ",").split(",") for lab in labels}
+    common = set.intersection(*(set(p) for p in parts.values())) if len(labels) > 1 else set()
+    return {lab: ",".join(x for x in p if x not in common) or p[0] for lab, p in parts.items()}
+
+
+def plot_curves(runs: list[dict], labels: list[str], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = short_labels(labels)
+    fig, ax = plt.subplots(figsize=(9, 4.5))
+    for i, label in enumerate(labels):
+        for r in (r for r in runs if r["recipe"] == label):
+            pts = [(h["elapsed_s"], h["val_bpb"]) for h in r["metrics"]["history"] if "val_bpb" in h]
+            if pts:
+                ax.plot(*zip(*pts), color=f"C{i % 10}", alpha=0.8,
+                        label=names[label] if r["repeat"] == 0 else None)
+            ax.plot(r["metrics"]["train_seconds"], r["metrics"]["val_bpb"], "o", color=f"C{i % 10}")
+    ax.set(xlabel="wall-clock seconds of training",
+           ylabel="validation bits per byte\n(line: sampled windows, dot: final, all windows)",
+           title=path.parent.name)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,27 @@
+from tinylm.calibrate import LADDER, calibrate, measure_throughput
+from tinylm.model import ModelConfig
+from tinylm.recipes import configs, parse_spec
+
+
+def test_throughput_probe_counts_real_steps():
+    r = measure_throughput(ModelConfig(vocab_size=300, context=32, width=16, layers=1, heads=1),
+                           batch_size=2, seconds=0.2, device="cpu")
+    assert r["steps"] >= 2 and r["tokens_per_s"] > 0 and r["params"] > 0
+
+
+def test_bigger_budget_picks_a_bigger_model():
+    small = calibrate(5, seconds_per_size=0.1, vocab_size=513, progress=False)
+    big = calibrate(100_000, seconds_per_size=0.1, vocab_size=513, progress=False)
+    shapes = [tuple(c) for c in LADDER]
+    pick = [shapes.index((r["choice"]["width"], r["choice"]["layers"], r["choice"]["heads"]))
+            for r in (small, big)]
+    assert pick[0] < pick[1]
+    assert all(row["expected_tokens"] > 0 for row in big["ladder"])
+
+
+def test_recipe_specs():
+    name, overrides = parse_spec("gpt2:lr=0.001,width=64,tie_embeddings=false")
+    assert name == "gpt2" and overrides["lr"] == 0.001 and overrides["width"] == 64
+    assert overrides["tie_embeddings"] is False and overrides["dtype"] == "float32"
+    data, model, train = configs(overrides, budget_s=60)
+    assert model["width"] == 64 and train.budget_s == 60 and train.compile == "off"

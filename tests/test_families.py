@@ -1,0 +1,52 @@
+"""The LSTM and the masked diffusion model share the trainer, evaluation and sampling."""
+
+import math
+
+import pytest
+import torch
+
+import tinylm
+from tinylm.diffusion import MaskedDiffusionLM, sample_ids
+from tinylm.model import ModelConfig, build_model
+from tinylm.train import TrainConfig, train
+
+
+def quick(**kw):
+    return TrainConfig(**{**dict(budget_s=5.0, device="cpu", compile="off", threads=1,
+                                 final_eval_tokens=4096, lr=3e-3), **kw})
+
+
+@pytest.mark.parametrize("family", ["lstm", "mdlm"])
+def test_family_trains_and_loss_falls(small_data, family, tmp_path):
+    cfg = ModelConfig(family=family, vocab_size=small_data.vocab_size, context=64, width=32,
+                      layers=2, heads=2)
+    result = train(small_data, cfg, quick(), out_dir=tmp_path / family, progress=False)
+    history = result.metrics["history"]
+    assert history[0]["train_loss"] > history[-1]["train_loss"] + 0.5
+    assert result.metrics["val_loss"] < math.log(small_data.vocab_size) - 0.5
+    loaded = tinylm.load(tmp_path / family)
+    assert type(loaded.model) is type(result.model)
+    text = tinylm.generate(loaded.model, loaded.tokenizer, "Once", max_new_tokens=20, seed=1)
+    assert text.startswith("Once") and len(text) > 4
+
+
+def test_uniform_diffusion_model_bound_is_exactly_ln_vocab():
+    cfg = ModelConfig(family="mdlm", vocab_size=300, context=16, width=16, layers=1, heads=2)
+    model = MaskedDiffusionLM(cfg)
+    torch.nn.init.zeros_(model.head.weight)  # predicts every token with probability 1/300
+    y = torch.randint(0, 300, (4, 16))
+    nats = model.eval_nats(y, y)
+    assert float(nats) / y.numel() == pytest.approx(math.log(300), rel=1e-6)
+
+
+def test_diffusion_sampling_is_seeded_and_has_the_requested_length():
+    torch.manual_seed(0)
+    model = build_model(ModelConfig(family="mdlm", vocab_size=300, context=40, width=16,
+                                    layers=1, heads=2))
+    a = sample_ids(model, [1, 2, 3], length=30, steps=7, seed=5)
+    b = sample_ids(model, [1, 2, 3], length=30, steps=7, seed=5)
+    c = sample_ids(model, [1, 2, 3], length=30, steps=7, seed=6)
+    assert a == b and a != c and len(a) == 30
+    assert model.mask_id not in a
+    with pytest.raises(ValueError, match="more than the context"):
+        sample_ids(model, [1, 2, 3], length=40)

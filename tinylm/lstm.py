@@ -1,0 +1,44 @@
+"""An LSTM language model that plugs into the same trainer, evaluation and sampling.
+
+Goedecke found LSTMs came close to the transformer but never matched it. Same embedding and
+head as the GPT (tied by default), `layers` stacked `torch.nn.LSTM` layers of `width` units;
+each window starts from a zero state, exactly like the transformer sees it.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn as nn
+
+from .model import lm_loss
+
+
+class LSTMLM(nn.Module):
+    def __init__(self, cfg):
+        super().__init__()
+        cfg.validate()
+        self.cfg = cfg
+        self.tok_emb = nn.Embedding(cfg.vocab_size, cfg.width)
+        self.pos_emb = None
+        self.rnn = nn.LSTM(cfg.width, cfg.width, num_layers=cfg.layers, batch_first=True,
+                           dropout=cfg.dropout if cfg.layers > 1 else 0.0)
+        self.norm = nn.LayerNorm(cfg.width)
+        self.head = nn.Linear(cfg.width, cfg.vocab_size, bias=False)
+        nn.init.normal_(self.tok_emb.weight, std=0.02)
+        if cfg.tie_embeddings:
+            self.head.weight = self.tok_emb.weight
+        else:
+            nn.init.normal_(self.head.weight, std=0.02)
+
+    def forward(self, idx: torch.Tensor, targets: torch.Tensor | None = None):
+        """Logits [B, T, vocab], or the mean loss when `targets` are given."""
+        if idx.shape[1] > self.cfg.context:
+            raise ValueError(f"sequence of {idx.shape[1]} tokens is longer than the context "
+                             f"{self.cfg.context}; crop it first")
+        h, _ = self.rnn(self.tok_emb(idx))
+        logits = self.head(self.norm(h))
+        return logits if targets is None else lm_loss(logits, targets)
+
+    def num_params(self, non_embedding: bool = False) -> int:
+        n = sum(p.numel() for p in self.parameters())
+        return n - self.tok_emb.weight.numel() if non_embedding else n

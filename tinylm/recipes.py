@@ -1,0 +1,64 @@
+"""Named recipes: complete settings for a run, as overrides of the three configs.
+
+`gpt2` is Goedecke's setup as described (GPT-2 style, AdamW, fp32, no compile); `default` is
+the recipe this book arrives at, measured in benchmarks/. A recipe spec may add overrides:
+"default:lr=0.006,width=128".
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from .data import DataConfig
+from .model import ModelConfig
+from .train import TrainConfig
+
+RECIPES: dict[str, dict] = {
+    "gpt2": dict(mlp="gelu", norm="layernorm", positions="learned", tie_embeddings=True,
+                 optimizer="adamw", lr=2e-3, dtype="float32", compile="off", decay="cosine",
+                 width=96, layers=5, heads=3),
+    "default": dict(),  # the dataclass defaults
+}
+
+
+def parse_spec(spec: str) -> tuple[str, dict]:
+    """'name:key=value,key=value' -> (name, overrides) with values parsed as numbers/bools."""
+    name, _, rest = spec.partition(":")
+    if name not in RECIPES:
+        raise ValueError(f"unknown recipe {name!r}: use one of {', '.join(RECIPES)}")
+    overrides = dict(RECIPES[name])
+    for item in filter(None, rest.split(",")):
+        key, eq, value = item.partition("=")
+        if not eq:
+            raise ValueError(f"recipe override {item!r} must look like key=value")
+        overrides[key.strip()] = _parse_value(value.strip())
+    return name, overrides
+
+
+def _parse_value(text: str):
+    lowered = text.lower()
+    if lowered in ("true", "false"):
+        return lowered == "true"
+    if lowered == "none":
+        return None
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
+
+
+def configs(overrides: dict, **extra) -> tuple[DataConfig, dict, TrainConfig]:
+    """Split overrides into (DataConfig, ModelConfig kwargs without vocab, TrainConfig)."""
+    values = {**overrides, **extra}
+    fields = {cls: {f.name for f in dataclasses.fields(cls)}
+              for cls in (DataConfig, ModelConfig, TrainConfig)}
+    known = set().union(*fields.values())
+    unknown = set(values) - known
+    if unknown:
+        raise ValueError(f"unknown setting(s) {', '.join(sorted(unknown))}")
+    data = DataConfig(**{k: v for k, v in values.items() if k in fields[DataConfig]})
+    model = {k: v for k, v in values.items() if k in fields[ModelConfig] and k != "vocab_size"}
+    train = TrainConfig(**{k: v for k, v in values.items() if k in fields[TrainConfig]})
+    return data, model, train
