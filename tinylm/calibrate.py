@@ -10,30 +10,33 @@ import torch
 from .device import autocast, resolve_device, resolve_dtype, set_threads
 from .model import GPT, ModelConfig, lm_loss
 from .optim import make_optimizer
+from .train import COMPILE_MIN_BUDGET_S, TrainConfig
 
 
 def measure_throughput(model_cfg: ModelConfig, batch_size: int = 8, device: str = "auto",
                        dtype: str = "auto", seconds: float = 2.0, threads: int | None = None,
-                       compile: bool = False) -> dict:
-    """Tokens per second of full training steps (forward, backward, AdamW) for this config.
+                       compile: bool = False, optimizer: str = "muon") -> dict:
+    """Tokens per second of full training steps (forward, backward, optimizer) for this config.
 
     Runs eager by default: the first compiled step costs ~20 s, too slow for a slider. The
     trainer's compiled speed is higher (see benchmarks/).
     """
-    from .train import TrainConfig
-
     model_cfg.validate()
     dev = resolve_device(device)
     dt = resolve_dtype(dtype, dev)
     set_threads(threads)
     model = GPT(model_cfg).to(dev)
-    opt = make_optimizer(model, TrainConfig())
-    fn = torch.compile(model, dynamic=False) if compile else model
+    opt = make_optimizer(model, TrainConfig(optimizer=optimizer))
     x = torch.randint(0, model_cfg.vocab_size, (batch_size, model_cfg.context), device=dev)
 
-    def step():
+    def loss_of(tokens):
         with autocast(dev, dt):
-            loss = lm_loss(fn(x), x)
+            return lm_loss(model(tokens), tokens)
+
+    fn = torch.compile(loss_of, dynamic=False) if compile else loss_of  # as the trainer does
+
+    def step():
+        loss = fn(x)
         loss.backward()
         opt.step()
         opt.zero_grad(set_to_none=True)
@@ -49,20 +52,22 @@ def measure_throughput(model_cfg: ModelConfig, batch_size: int = 8, device: str 
             "params": model.num_params(), "device": str(dev), "dtype": str(dt)}
 
 
-# The size ladder `calibrate` measures, smallest first (width, layers, heads), and the rule fitted
-# from the size sweeps in benchmarks/results/sizes-*: the best model sees about this many
-# training tokens per parameter within its budget.
-LADDER = [(48, 4, 1), (64, 4, 1), (96, 5, 2), (128, 5, 2), (160, 6, 2), (192, 6, 3)]
-TOKENS_PER_PARAM = 8.0
-COMPILE_SPEEDUP = 1.3  # compiled / eager tokens per second, measured in benchmarks/
-COMPILE_SECONDS = 25.0  # first compiled step on a cold cache
+# The size ladder `calibrate` measures (width, layers, heads): the widths of the size sweeps in
+# benchmarks/results/sizes-*, 5 layers, 32-wide heads.
+LADDER = [(64, 5, 2), (96, 5, 3), (128, 5, 4), (160, 5, 5), (192, 5, 6)]
+# The rule, fitted by benchmarks/fit_calibration.py from those sweeps: at 300 s the best size
+# saw about TOKENS_PER_PARAM training tokens per parameter. (At 60 s the best size was the same
+# width 64, the smallest on the ladder: smaller models lose to their own embedding tables.)
+TOKENS_PER_PARAM = 8.4
+COMPILE_SPEEDUP = 1.32  # compiled / eager steady-state tokens per second, median over sizes
+COMPILE_SECONDS = 17.3  # the first compiled step on a cold cache (median)
 
 
 def calibrate(budget_s: float = 300.0, base: dict | None = None, batch_size: int = 8,
               seconds_per_size: float = 2.0, vocab_size: int = 4097, compile: bool | None = None,
               progress: bool = True) -> dict:
     """Measure this machine on the size ladder and pick the size expected to be best for the
-    budget: the one whose expected tokens per parameter is closest to TOKENS_PER_PARAM."""
+    budget: the one whose expected tokens per parameter is closest to the fitted rule."""
     from tqdm.auto import tqdm
 
     if not isinstance(budget_s, (int, float)) or not budget_s > 0:
@@ -70,7 +75,7 @@ def calibrate(budget_s: float = 300.0, base: dict | None = None, batch_size: int
     shape = {"width", "layers", "heads", "vocab_size"}
     base = {k: v for k, v in (base or {}).items()
             if k in ModelConfig.__dataclass_fields__ and k not in shape}
-    compiled = budget_s >= 120 if compile is None else compile
+    compiled = budget_s >= COMPILE_MIN_BUDGET_S if compile is None else compile
     usable = max(1.0, budget_s - (COMPILE_SECONDS if compiled else 0.0))
     rows = []
     for width, layers, heads in tqdm(LADDER, desc="calibrating", disable=not progress):
@@ -83,6 +88,6 @@ def calibrate(budget_s: float = 300.0, base: dict | None = None, batch_size: int
                      "eager_tokens_per_s": speed["tokens_per_s"], "expected_tokens": tokens,
                      "tokens_per_param": tokens / speed["params"]})
     best = min(rows, key=lambda r: abs(math.log(r["tokens_per_param"] / TOKENS_PER_PARAM)))
-    return {"budget_s": budget_s, "batch_size": batch_size, "rule_tokens_per_param":
-            TOKENS_PER_PARAM, "choice": {k: best[k] for k in ("width", "layers", "heads")},
+    return {"budget_s": budget_s, "batch_size": batch_size, "rule_tokens_per_param": TOKENS_PER_PARAM,
+            "choice": {k: best[k] for k in ("width", "layers", "heads")},
             "params": best["params"], "ladder": rows}

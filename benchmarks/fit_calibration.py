@@ -1,0 +1,43 @@
+"""Fit the constants of tinylm/calibrate.py from the stored size sweeps (no training).
+
+    python benchmarks/fit_calibration.py
+
+Tokens per parameter at the best size of sizes-300s give TOKENS_PER_PARAM (sizes-60s is
+reported beside it); compiled 300 s runs against eager 60 s runs of the same sizes give
+COMPILE_SPEEDUP (steady state) and COMPILE_SECONDS (first step).
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+from pathlib import Path
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def runs(study: str) -> dict[str, dict]:
+    lines = (RESULTS / study / "runs.jsonl").read_text().splitlines()
+    return {r["recipe"]: r["metrics"] for r in map(json.loads, filter(None, lines))}
+
+
+def main() -> dict:
+    short, long = runs("sizes-60s"), runs("sizes-300s")
+    best = {b: min(rs.items(), key=lambda kv: kv[1]["val_bpb"]) for b, rs in ((60, short), (300, long))}
+    ratio = {b: m["tokens_seen"] / m["params"] for b, (_, m) in best.items()}
+    speedups, compile_s = [], []
+    for label, m in long.items():
+        if label in short and m["compiled"] and not short[label]["compiled"]:
+            steady = m["tokens_seen"] / (m["train_seconds"] - m["first_step_seconds"])
+            speedups.append(steady / short[label]["tokens_per_s"])
+            compile_s.append(m["first_step_seconds"])
+    fit = {"best_60s": best[60][0], "best_300s": best[300][0],
+           "TOKENS_PER_PARAM": round(ratio[300], 2), "tokens_per_param_at_60s": round(ratio[60], 2),
+           "COMPILE_SPEEDUP": round(statistics.median(speedups), 2),
+           "COMPILE_SECONDS": round(statistics.median(compile_s), 1)}
+    print(json.dumps(fit, indent=1))
+    return fit
+
+
+if __name__ == "__main__":
+    main()
