@@ -31,7 +31,7 @@ class DataConfig:
     """Which text, how much of it, and how it is tokenized."""
 
     corpus: str = "tinystories"
-    vocab_size: int = 4096  # 256 means plain bytes (no merges); +1 for the end-of-text token
+    vocab_size: int = 4096  # tokens including end-of-text; 256 = plain bytes (257 with it)
     max_train_bytes: int | None = 50_000_000  # Goedecke trained on ~50 MB
     max_val_bytes: int | None = 1_000_000
     cache_dir: str | None = None  # default: $TINYLM_CACHE_DIR or ~/.cache/tinylm

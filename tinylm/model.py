@@ -26,7 +26,7 @@ class ModelConfig:
     """Shape and flavour of the transformer."""
 
     family: str = "gpt"
-    vocab_size: int = 4097  # tokenizer vocabulary including the end-of-text token
+    vocab_size: int = 4096  # tokenizer vocabulary including the end-of-text token
     context: int = 256
     width: int = 64  # the best width at 60 s and at 300 s on the 2-core machine (sizes-*)
     layers: int = 5

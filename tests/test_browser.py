@@ -1,0 +1,217 @@
+"""Real browser (Chromium): what a student does with the panels in JupyterLab, and the built book.
+
+Without Chromium or playwright these tests skip, except in CI (CI=true), where they fail.
+Screenshots of failures go to $TINYLM_ARTIFACTS (or a pytest temporary folder); the path is
+printed. JupyterLab runs in quick mode (TINYLM_QUICK=1): the default budget is 2 s. The book
+test reads book/_build/html (or $TINYLM_BOOK_HTML); it skips when that is missing, but fails in CI.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from browser import lab
+
+pytestmark = pytest.mark.slow
+TRAIN_TIMEOUT_MS = 120_000  # includes preparing the data on first use (quick mode: ~2 s)
+
+
+@dataclass
+class Notebook:
+    page: object
+    training: object  # locator of the training panel
+    sampling: object  # locator of the sampling panel
+    artifacts: object
+
+
+@pytest.fixture(scope="module")
+def artifacts(tmp_path_factory):
+    return lab.artifacts_dir(tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def expect():
+    lab.chromium_path()  # skip (or fail in CI) before starting anything
+    from playwright.sync_api import expect
+
+    return expect
+
+
+@pytest.fixture(scope="module")
+def browser(expect):
+    with lab.chromium() as browser:
+        yield browser
+
+
+@pytest.fixture(scope="module")
+def notebook(tmp_path_factory, artifacts, browser, expect):
+    """JupyterLab with a notebook of the chapter's panel cell and a sampling panel, run."""
+    root = tmp_path_factory.mktemp("lab")
+    panel_cell = lab.chapter_panel_cell()
+    lab.write_notebook(root / "panels.ipynb",
+                       ["import tinylm.widgets", panel_cell, "tinylm.widgets.sampling_panel()"])
+    log = artifacts / f"jupyterlab-{time.strftime('%H%M%S')}.log"
+    print(f"\n[browser test] panel cell: {panel_cell}; JupyterLab log: {log}")
+    with lab.jupyter_lab(root, log) as url, lab.new_page(browser) as page:
+        with lab.screenshot_on_failure(page, artifacts, "open-notebook"):
+            lab.open_notebook(page, url, "panels.ipynb")
+            lab.run_all_cells(page)
+            nb = page.locator(".jp-NotebookPanel:visible")
+            training = nb.locator(".tinylm-training-panel")
+            sampling = nb.locator(".tinylm-sampling-panel")
+            expect(training).to_be_visible(timeout=120_000)
+            expect(sampling).to_be_visible(timeout=60_000)
+        yield Notebook(page, training, sampling, artifacts)
+
+
+def _number(text: str) -> int:
+    return int(re.search(r"[\d,]+", text).group().replace(",", ""))
+
+
+def _finished_runs(nb: Notebook) -> int:
+    return nb.training.locator(".tinylm-results-table tbody tr").count()
+
+
+def test_slider_changes_params_and_train_shows_curve_metrics_and_story(notebook, expect):
+    nb, page = notebook, notebook.page
+    panel = nb.training
+    with lab.screenshot_on_failure(page, nb.artifacts, "train"):
+        params = panel.locator(".tinylm-params-label")
+        expect(params).to_have_text(re.compile(r"^[\d,]+ parameters"))
+        before = _number(params.inner_text())
+        width = int(panel.locator(".tinylm-width .widget-readout").inner_text())
+        heads = int(panel.locator(".tinylm-heads .widget-readout").inner_text())
+        train = panel.locator(".tinylm-train-button")
+        # heads that do not divide the width are flagged at the heads control, Train disabled
+        bad_heads = next(h for h in range(2, 17) if width % h)
+        lab.set_slider(page, panel.locator(".tinylm-heads"), bad_heads)
+        expect(panel.locator(".tinylm-heads-warning")).to_contain_text("not divisible")
+        expect(train).to_be_disabled()
+        lab.set_slider(page, panel.locator(".tinylm-heads"), heads)
+        expect(panel.locator(".tinylm-heads-warning")).to_have_text("")
+        valid = [w for w in range(16, 513, 16) if w % (2 * heads) == 0 and w != width]
+        smaller = max((w for w in valid if w < width), default=valid[0])
+        lab.set_slider(page, panel.locator(".tinylm-width"), smaller)
+        expect(panel.locator(".tinylm-width .widget-readout")).to_have_text(str(smaller))
+        expect(params).to_have_text(re.compile(r"^[\d,]+ parameters"))  # a count, not a warning
+        expect(params).not_to_contain_text(f"{before:,}")
+        after = _number(params.inner_text())
+        assert (after < before) == (smaller < width), (before, after)
+        layers = panel.locator(".tinylm-layers")  # the slider's handle, moved by keyboard
+        n_layers = int(layers.locator(".widget-readout").inner_text())
+        layers.locator(".noUi-handle").focus()
+        page.keyboard.press("ArrowLeft" if n_layers > 1 else "ArrowRight")
+        expect(layers.locator(".widget-readout")).not_to_have_text(str(n_layers))
+        expect(params).not_to_contain_text(f"{after:,}")
+        after = _number(params.inner_text())
+        expect(train).to_be_enabled()
+
+        plot = panel.locator("img.tinylm-plot")
+        empty_plot = plot.get_attribute("src")
+        runs = _finished_runs(nb)
+        train.click()
+        metrics = panel.locator(".tinylm-metrics-label")
+        expect(metrics).to_contain_text("val_bpb", timeout=TRAIN_TIMEOUT_MS)
+        expect(metrics).to_contain_text(f"{after / 1e6:.3g}M parameters" if after >= 1e6
+                                        else f"{after / 1e3:.3g}k parameters")
+        assert plot.get_attribute("src") != empty_plot
+        assert plot.evaluate("img => img.complete && img.naturalWidth > 0")
+        expect(panel.locator(".tinylm-sample-output")).to_contain_text("Once upon a time")
+        expect(panel.locator(".tinylm-results-table tbody tr")).to_have_count(runs + 1)
+        with page.expect_download() as download:  # the class's CSV
+            panel.locator(".tinylm-csv-link a").click()
+        table = Path(download.value.path()).read_text().splitlines()
+        assert table[0].startswith("run,corpus,") and len(table) == runs + 2, table
+
+
+def test_stop_ends_a_long_run_early_and_keeps_the_model(notebook, expect):
+    nb, page = notebook, notebook.page
+    panel = nb.training
+    with lab.screenshot_on_failure(page, nb.artifacts, "stop"):
+        lab.set_slider(page, panel.locator(".tinylm-budget"), 120)
+        expect(panel.locator(".tinylm-tokens-label")).to_contain_text("in 120 s")
+        runs = _finished_runs(nb)
+        started = time.monotonic()
+        panel.locator(".tinylm-train-button").click()
+        expect(panel.locator(".tinylm-status")).to_contain_text("Training:", timeout=TRAIN_TIMEOUT_MS)
+        page.wait_for_timeout(1000)
+        panel.locator(".tinylm-stop-button").click()
+        expect(panel.locator(".tinylm-metrics-label")).to_contain_text("stopped early", timeout=60_000)
+        elapsed = time.monotonic() - started
+        assert elapsed < 60, f"Stop took until {elapsed:.0f} s into a 120 s run"
+        expect(panel.locator(".tinylm-sample-output")).to_contain_text("Once upon a time")
+        assert len(panel.locator(".tinylm-sample-output").inner_text()) > len("Once upon a time")
+        expect(panel.locator(".tinylm-results-table tbody tr")).to_have_count(runs + 1)
+        expect(panel.locator(".tinylm-results-table tbody tr").first).to_contain_text("stopped")
+        expect(panel.locator(".tinylm-train-button")).to_be_enabled()
+        expect(panel.locator(".tinylm-stop-button")).to_be_disabled()
+
+
+def test_sampling_panel_text_changes_with_the_seed(notebook, expect):
+    nb, page = notebook, notebook.page
+    sampler = nb.sampling
+    with lab.screenshot_on_failure(page, nb.artifacts, "sampling"):
+        if _finished_runs(nb) == 0:  # run alone: train a quick model first
+            nb.training.locator(".tinylm-train-button").click()
+            expect(nb.training.locator(".tinylm-metrics-label")).to_contain_text(
+                "val_bpb", timeout=TRAIN_TIMEOUT_MS)
+        texts = []
+        for seed in (0, 1):
+            box = sampler.locator(".tinylm-seed input")
+            box.fill(str(seed))
+            box.press("Enter")
+            sampler.locator(".tinylm-generate-button").click()
+            expect(sampler.locator(".tinylm-status")).to_contain_text(f"with seed {seed} ",
+                                                                      timeout=60_000)
+            texts.append(sampler.locator(".tinylm-output").inner_text())
+        expect(sampler.locator(".tinylm-model-label")).to_contain_text("training panel")
+        assert all(t.startswith("Once upon a time") and len(t) > 20 for t in texts), texts
+        assert texts[0] != texts[1]
+
+
+def test_built_book_shows_figures_and_widget_state(artifacts, expect, request):
+    html_dir = Path(os.environ.get("TINYLM_BOOK_HTML", lab.ROOT / "book" / "_build" / "html"))
+    if not (html_dir / "index.html").exists():
+        reason = (f"the built book is missing ({html_dir}); build it first: jupyter-book build . "
+                  "--config book/_config.yml --toc book/_toc.yml --path-output book")
+        if lab.in_ci():
+            pytest.fail(reason + " (CI is set: the book must be built before this test)",
+                        pytrace=False)
+        pytest.skip(reason)
+    pages = sorted((html_dir / "chapters").glob("*.html"))
+    with_widgets = [p for p in pages
+                    if "application/vnd.jupyter.widget-view+json" in p.read_text(errors="replace")]
+    assert with_widgets, (f"no chapter page under {html_dir}/chapters embeds widget views: the "
+                          "chapters with panels must be executed by the book build")
+    chosen = next((p for p in with_widgets if p.stem == "03_size_sweep"), with_widgets[0])
+    has_panel = "tinylm-training-panel" in chosen.read_text(errors="replace")
+    browser = request.getfixturevalue("browser")  # started only once the book is known to exist
+    with lab.static_server(html_dir) as url, lab.new_page(browser) as page:
+        failed = []
+        page.on("requestfailed", lambda r: failed.append(r.url))
+        with lab.screenshot_on_failure(page, artifacts, "book"):
+            page.goto(f"{url}/{chosen.relative_to(html_dir).as_posix()}")
+            widget = page.locator(".tinylm-training-panel" if has_panel else ".jupyter-widgets")
+            try:
+                widget.first.wait_for(timeout=30_000)
+            except Exception:
+                raise AssertionError(f"{chosen.name}: the embedded widget state did not render; "
+                                     f"failed requests: {failed or 'none'}; console errors: "
+                                     f"{page.console_errors[-5:]} (offline, the widget and "
+                                     "require.js scripts must be served locally: see STACK.md)"
+                                     ) from None
+            if has_panel:
+                expect(widget.locator(".tinylm-params-label")).to_contain_text("parameters")
+                expect(widget.locator(".tinylm-width .widget-readout")).to_have_text(re.compile(r"\d+"))
+            page.wait_for_function("() => [...document.images].every(i => i.complete)")
+            images = page.locator("article img, main img")
+            sizes = images.evaluate_all("imgs => imgs.filter(i => i.checkVisibility())"
+                                        ".map(i => [i.currentSrc.slice(0, 80), i.naturalWidth])")
+            assert sizes, f"{chosen.name} shows no figures"
+            broken = [src for src, width in sizes if width == 0]
+            assert not broken, f"{chosen.name}: figures that did not load: {broken}"

@@ -1,0 +1,178 @@
+"""The book's chapters: clean in git, every one executes end to end in quick mode.
+
+Chapters execute the way the book build runs them: with nbclient, from `chapters/`, with
+TINYLM_QUICK=1 (budgets of a few seconds) and the shared corpora. The plot helpers are also
+checked here on a made-up stored study, so they work before real benchmark results exist.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import nbformat
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+CHAPTERS = sorted((ROOT / "chapters").glob("[0-9][0-9]_*.ipynb"))
+
+
+def test_chapters_exist_and_are_in_the_toc():
+    assert len(CHAPTERS) >= 6, "chapters 00-05 are missing"
+    toc = (ROOT / "book" / "_toc.yml").read_text()
+    listed = set(re.findall(r"chapters/(\d\d_\w+)", toc))
+    assert listed == {p.stem for p in CHAPTERS}
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
+def test_chapter_is_committed_without_outputs(path):
+    nb = nbformat.read(path, as_version=4)
+    nbformat.validate(nb)
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            assert not cell.outputs and cell.execution_count is None, \
+                f"{path.name}: clear the outputs before committing"
+    assert "widgets" not in nb.metadata, f"{path.name}: saved widget state; clear it"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
+def test_chapter_executes_in_quick_mode(path, monkeypatch):
+    from nbclient import NotebookClient
+
+    monkeypatch.setenv("TINYLM_QUICK", "1")  # the kernel inherits the environment
+    nb = nbformat.read(path, as_version=4)
+    client = NotebookClient(nb, timeout=600, kernel_name="python3",
+                            resources={"metadata": {"path": str(path.parent)}})
+    client.execute()  # raises CellExecutionError, with the traceback, on any error
+    images = sum("image/png" in o.get("data", {}) for c in nb.cells if c.cell_type == "code"
+                 for o in c.outputs)
+    assert images >= EXPECTED_IMAGES.get(path.stem[:2], 0), f"{path.name}: figures missing"
+
+
+# Figures each chapter must show (at least), in quick mode with or without stored results.
+EXPECTED_IMAGES = {"01": 3, "02": 3, "03": 2, "04": 2}
+
+
+# ---------------------------------------------------------------- plot helpers, no training
+
+
+def _history(scale: float) -> list[dict]:
+    return [{"step": i, "elapsed_s": i * 1.0, "tokens": i * 2048, "train_loss": 8 - scale * i,
+             "lr": 1e-3, **({"val_loss": 8 - scale * i, "val_bpb": 2.5 - scale * i / 3}
+                            if i % 3 == 0 else {})} for i in range(1, 10)]
+
+
+def _write_study(folder: Path, name: str, budget: float, recipes: dict[str, tuple]) -> None:
+    """A stored study in the harness's format: {recipe: (spec, params, tokens/s, [val_bpb...])}."""
+    (folder / name).mkdir(parents=True)
+    runs, rows = [], []
+    for label, (spec, params, tps, bpbs) in recipes.items():
+        for repeat, bpb in enumerate(bpbs):
+            metrics = {"val_bpb": bpb, "val_loss": bpb * 2.8, "val_ppl": 2.7 ** (bpb * 2.8),
+                       "tokens_per_s": tps, "tokens_seen": int(tps * budget), "params": params,
+                       "history": _history(0.1 + 0.01 * repeat)}
+            runs.append({"study": name, "recipe": label, "spec": spec, "repeat": repeat,
+                         "seed": 1000 + repeat, "budget_s": budget, "corpus": "tinystories",
+                         "metrics": metrics})
+        mean = sum(bpbs) / len(bpbs)
+        rows.append({"recipe": label, "params": params, "tokens_per_s": tps,
+                     "tokens_seen": int(tps * budget), "val_loss": mean * 2.8, "val_bpb": mean,
+                     "val_ppl": 2.7 ** (mean * 2.8), "n": len(bpbs)})
+    base = rows[0]
+    for r in rows:
+        r["bpb_ratio"] = r["val_bpb"] / base["val_bpb"]
+        r["tps_ratio"] = r["tokens_per_s"] / base["tokens_per_s"]
+    (folder / name / "runs.jsonl").write_text("".join(json.dumps(r) + "\n" for r in runs))
+    (folder / name / "summary.json").write_text(json.dumps({"baseline": base["recipe"], "rows": rows}))
+
+
+@pytest.fixture
+def stored(tmp_path, monkeypatch):
+    monkeypatch.setenv("TINYLM_RESULTS_DIR", str(tmp_path))
+    gpt2 = {"mlp": "gelu", "positions": "learned", "compile": "off"}
+    _write_study(tmp_path, "ablations-300s", 300, {
+        "gpt2": (gpt2, 970_000, 13_000.0, [1.40, 1.41, 1.39]),
+        "gpt2:positions=rotary": ({**gpt2, "positions": "rotary"}, 950_000, 13_500.0, [1.30, 1.31, 1.30]),
+        "gpt2:mlp=swiglu": ({**gpt2, "mlp": "swiglu"}, 970_000, 12_000.0, [1.41, 1.40, 1.42]),
+    })
+    for budget, best in ((60, 1), (300, 2)):
+        sizes = {f"default:width={w}": ({"width": w}, 400_000 * (i + 1), 30_000.0 / (i + 1),
+                                        [1.5 + 0.05 * (i - best) ** 2])
+                 for i, w in enumerate((48, 64, 96, 128, 160))}
+        _write_study(tmp_path, f"sizes-{budget}s", budget, sizes)
+    return tmp_path
+
+
+def test_plots_on_a_stored_study(stored):
+    from tinylm import plots
+
+    ablations = plots.load_studies("ablations-")
+    assert [s.name for s in ablations] == ["ablations-300s"]
+    rows = plots.effects(ablations[0])
+    verdicts = {r["recipe"]: r["verdict"] for r in rows}
+    assert verdicts == {"gpt2": "baseline", "gpt2:positions=rotary": "helps",
+                        "gpt2:mlp=swiglu": "no clear effect"}
+    rotary = plots.find(rows, "rotary")[0]
+    assert rotary["change"] == "positions=rotary" and rotary["delta_bpb"] < 0
+    assert "helps" in " ".join(plots.verdict_text(rotary).split())
+    assert "swiglu" in plots.verdicts(rows, keep=("hurts", "no clear effect"))
+    assert "rotary" not in plots.verdicts(rows, keep=("hurts",))
+    assert plots.verdicts([], word="rotary").startswith("No stored result")
+    assert "<table" in plots.effects_table(rows)._repr_html_()
+    for fig in (plots.delta_bars(rows), plots.study_curves(ablations[0])):
+        assert fig._repr_png_().startswith(b"\x89PNG")
+
+    sweeps = plots.load_studies("sizes-")
+    assert [s.budget_s for s in sweeps] == [60.0, 300.0]
+    assert [r["params"] for r in plots.optima(sweeps)] == [800_000, 1_200_000]
+    measured = [{"params": 400_000, "eager_tokens_per_s": 20_000.0}]
+    for fig in (plots.size_curves(sweeps), plots.throughput(sweeps, measured),
+                plots.optimum_vs_budget(sweeps)):
+        assert fig._repr_png_().startswith(b"\x89PNG")
+    best = plots.optimum(sweeps[0])
+    text = " ".join(plots.calibration({"tokens_per_s": 5 * best["tokens_per_s"]}, best, sweeps).split())
+    assert "5.00 times" in text and "(300 s)" in text  # 5x faster: 300 s here ~ 1500 s there
+
+    commands = plots.harness_commands(["sizes-"], out="runs/x")
+    assert len(commands) == 2 and commands[0][2:6] == ["--study", "sizes-60s", "--budget", "60"]
+
+
+def test_missing_studies_give_notes_not_errors(tmp_path, monkeypatch, capsys):
+    from tinylm import plots
+
+    monkeypatch.setenv("TINYLM_RESULTS_DIR", str(tmp_path))
+    assert plots.load_study("recipe-300s") is None
+    assert "No stored results" in capsys.readouterr().out
+    assert plots.load_studies("sizes-") == []
+    for out in (plots.effects_table(plots.effects(None)), plots.delta_bars([]), plots.size_curves([]),
+                plots.throughput([]), plots.optimum_vs_budget([]), plots.study_curves(None),
+                plots.table([])):
+        assert isinstance(out, plots.HTML)
+    assert set(plots.recipe_specs(None)) == {"gpt2", "default"}
+    assert "No stored run" in plots.calibration({"tokens_per_s": 1000.0}, None, [])
+
+
+def test_live_loss_collects_without_a_notebook():
+    from tinylm import plots
+
+    live = plots.LiveLoss("run")
+    for record in _history(0.1):
+        live({"event": "log", **record})
+    live({"event": "end", "val_bpb": 1.5, "val_ppl": 20.0})
+    assert len(live.history) == 9 and live.metrics["val_bpb"] == 1.5
+    assert live.figure()._repr_png_().startswith(b"\x89PNG")
+
+
+def test_token_colouring_and_repetition():
+    from tinylm import plots
+
+    records = [{"id": 1, "text": " a<b>", "prob": 0.9, "top": [(" a<b>", 0.9), (" c", 0.05)]},
+               {"id": 2, "text": " d", "prob": 0.1, "top": [(" e", 0.6), (" d", 0.1)]}]
+    markup = plots.tokens_html(records, "Once")._repr_html_()
+    assert "&lt;b&gt;" in markup and markup.count("<span title=") == 2
+    assert plots.alternatives(records, 1)._repr_png_().startswith(b"\x89PNG")
+    assert plots.repetition("a b c d a b c d a b c d") > 0.5
+    assert plots.repetition("one two three four five") == 0.0
+
