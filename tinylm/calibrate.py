@@ -64,7 +64,7 @@ COMPILE_SECONDS = 17.3  # the first compiled step on a cold cache (median)
 
 
 def calibrate(budget_s: float = 300.0, base: dict | None = None, batch_size: int = 8,
-              seconds_per_size: float = 2.0, vocab_size: int = 4097, compile: bool | None = None,
+              seconds_per_size: float = 2.0, vocab_size: int = 4096, compile: bool | None = None,
               progress: bool = True) -> dict:
     """Measure this machine on the size ladder and pick the size expected to be best for the
     budget: the one whose expected tokens per parameter is closest to the fitted rule."""

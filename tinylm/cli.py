@@ -216,7 +216,7 @@ def cmd_sample(args) -> int:
 def cmd_calibrate(args) -> int:
     from .calibrate import calibrate
 
-    result = calibrate(args.budget, batch_size=args.batch_size, vocab_size=args.vocab + 1)
+    result = calibrate(args.budget, batch_size=args.batch_size, vocab_size=args.vocab)
     for row in result["ladder"]:
         print(f"width {row['width']:4d} layers {row['layers']} heads {row['heads']}: "
               f"{row['params'] / 1e6:5.2f}M params, {row['eager_tokens_per_s']:8,.0f} tok/s eager, "

@@ -22,7 +22,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .model import Block, make_norm
+from .model import Block, count_params, make_norm
 
 T_MIN = 1e-3  # avoids the 1/t weight blowing up
 
@@ -86,12 +86,7 @@ class MaskedDiffusionLM(nn.Module):
         return total / samples
 
     def num_params(self, non_embedding: bool = False) -> int:
-        n = sum(p.numel() for p in self.parameters())
-        if non_embedding:
-            n -= self.tok_emb.weight.numel()
-            if self.pos_emb is not None:
-                n -= self.pos_emb.weight.numel()
-        return n
+        return count_params(self, non_embedding)
 
 
 def sample(model: MaskedDiffusionLM, tokenizer, prompt: str = "", length: int = 128,

@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 
-from .model import lm_loss
+from .model import count_params, lm_loss
 
 
 class LSTMLM(nn.Module):
@@ -40,5 +40,4 @@ class LSTMLM(nn.Module):
         return logits if targets is None else lm_loss(logits, targets)
 
     def num_params(self, non_embedding: bool = False) -> int:
-        n = sum(p.numel() for p in self.parameters())
-        return n - self.tok_emb.weight.numel() if non_embedding else n
+        return count_params(self, non_embedding)

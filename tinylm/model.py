@@ -209,14 +209,18 @@ class GPT(nn.Module):
         return logits if targets is None else lm_loss(logits, targets)
 
     def num_params(self, non_embedding: bool = False) -> int:
-        """Exact count of distinct parameters; `non_embedding` leaves out token/position tables
-        (an untied output head is counted: it does work per token)."""
-        n = sum(p.numel() for p in self.parameters())
-        if non_embedding:
-            n -= self.tok_emb.weight.numel()
-            if self.pos_emb is not None:
-                n -= self.pos_emb.weight.numel()
-        return n
+        return count_params(self, non_embedding)
+
+
+def count_params(model: nn.Module, non_embedding: bool = False) -> int:
+    """Exact count of distinct parameters; `non_embedding` leaves out token/position tables
+    (an untied output head is counted: it does work per token)."""
+    n = sum(p.numel() for p in model.parameters())
+    if non_embedding:
+        n -= model.tok_emb.weight.numel()
+        if getattr(model, "pos_emb", None) is not None:
+            n -= model.pos_emb.weight.numel()
+    return n
 
 
 def lm_loss(logits: torch.Tensor, targets: torch.Tensor, reduction: str = "mean"):
