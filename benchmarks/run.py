@@ -12,6 +12,7 @@ shared machine can wait instead of skewing the timings.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import statistics
@@ -33,6 +34,19 @@ from tinylm.recipes import configs, parse_spec  # noqa: E402
 LOCK = Path("/tmp/tinylm-bench.lock")
 
 
+@contextlib.contextmanager
+def bench_lock():
+    """Mark the machine busy with a benchmark (helpers wait for this file to go); a wrapping
+    script may already hold it across several studies, then it stays the wrapper's to remove."""
+    ours = not LOCK.exists()
+    LOCK.write_text(str(os.getpid()))
+    try:
+        yield
+    finally:
+        if ours:
+            LOCK.unlink(missing_ok=True)
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("recipes", nargs="+", help="recipe specs, e.g. gpt2 default default:lr=0.006")
@@ -48,9 +62,7 @@ def main(argv=None) -> int:
     folder.mkdir(parents=True, exist_ok=True)
     specs = [(spec, *parse_spec(spec)) for spec in args.recipes]
     done = {(r["recipe"], r["repeat"]) for r in read_runs(folder)}
-    ours = not LOCK.exists()  # a wrapping script may hold the lock across several studies
-    LOCK.write_text(str(os.getpid()))
-    try:
+    with bench_lock():
         if args.peak:
             (folder / "peak.json").write_text(json.dumps(matmul_peak(), indent=1))
         for repeat in range(args.repeats):  # interleaved, so drift hits every recipe alike
@@ -63,9 +75,6 @@ def main(argv=None) -> int:
                 m = record["metrics"]
                 print(f"[{args.study}] {label} #{repeat}: val_bpb {m['val_bpb']:.4f}, "
                       f"{m['tokens_per_s']:,.0f} tok/s, {m['tokens_seen']:,} tokens", flush=True)
-    finally:
-        if ours:
-            LOCK.unlink(missing_ok=True)
     summarize(folder, [s[0] for s in specs])
     return 0
 

@@ -13,18 +13,13 @@ from .optim import make_optimizer
 from .train import COMPILE_MIN_BUDGET_S, TrainConfig
 
 
-def measure_throughput(model_cfg: ModelConfig, batch_size: int = 8, device: str = "auto",
-                       dtype: str = "auto", seconds: float = 2.0, threads: int | None = None,
-                       compile: bool = False, optimizer: str = "muon") -> dict:
-    """Tokens per second of full training steps (forward, backward, optimizer) for this config.
-
-    Runs eager by default: the first compiled step costs ~20 s, too slow for a slider. The
-    trainer's compiled speed is higher (see benchmarks/).
-    """
+def training_step(model_cfg: ModelConfig, batch_size: int = 8, device: str = "auto",
+                  dtype: str = "auto", compile: bool = False, optimizer: str = "muon"):
+    """A full training step (forward, backward, optimizer) on random tokens, built as the trainer
+    builds it, warmed up (allocations, compile); returns (step function, model)."""
     model_cfg.validate()
     dev = resolve_device(device)
     dt = resolve_dtype(dtype, dev)
-    set_threads(threads)
     model = GPT(model_cfg).to(dev)
     opt = make_optimizer(model, TrainConfig(optimizer=optimizer))
     x = torch.randint(0, model_cfg.vocab_size, (batch_size, model_cfg.context), device=dev)
@@ -42,14 +37,34 @@ def measure_throughput(model_cfg: ModelConfig, batch_size: int = 8, device: str 
         opt.zero_grad(set_to_none=True)
         return loss.item()
 
-    step()  # warm-up (allocations, compile)
+    step()
+    return step, model
+
+
+def time_steps(step, tokens_per_step: int, seconds: float) -> dict:
+    """Run `step` for about `seconds` (at least 2 steps); tokens per second and step time."""
     steps, start = 0, time.perf_counter()
     while (elapsed := time.perf_counter() - start) < seconds or steps < 2:
         step()
         steps += 1
-    tps = steps * batch_size * model_cfg.context / elapsed
-    return {"tokens_per_s": tps, "step_seconds": elapsed / steps, "steps": steps,
-            "params": model.num_params(), "device": str(dev), "dtype": str(dt)}
+    return {"tokens_per_s": steps * tokens_per_step / elapsed, "step_seconds": elapsed / steps,
+            "steps": steps}
+
+
+def measure_throughput(model_cfg: ModelConfig, batch_size: int = 8, device: str = "auto",
+                       dtype: str = "auto", seconds: float = 2.0, threads: int | None = None,
+                       compile: bool = False, optimizer: str = "muon") -> dict:
+    """Tokens per second of full training steps (forward, backward, optimizer) for this config.
+
+    Runs eager by default: the first compiled step costs ~20 s, too slow for a slider. The
+    trainer's compiled speed is higher (see benchmarks/).
+    """
+    set_threads(threads)
+    step, model = training_step(model_cfg, batch_size, device, dtype, compile, optimizer)
+    p = next(model.parameters())
+    return {**time_steps(step, batch_size * model_cfg.context, seconds),
+            "params": model.num_params(), "device": str(p.device),
+            "dtype": str(resolve_dtype(dtype, p.device))}
 
 
 # The size ladder `calibrate` measures (width, layers, heads): the widths of the size sweeps in

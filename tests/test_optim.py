@@ -1,0 +1,53 @@
+"""The batched Muon must be torch's Muon, only faster: same updates, same state."""
+
+import pytest
+import torch
+
+from tinylm.model import GPT, ModelConfig
+from tinylm.optim import BatchedMuon, make_optimizer
+from tinylm.train import TrainConfig
+
+SHAPES = [(48, 16), (16, 16), (16, 48), (48, 16), (16, 16), (24, 40)]  # tall, square, wide
+
+
+def _run(cls, steps=4, **options):
+    torch.manual_seed(0)
+    params = [torch.nn.Parameter(torch.randn(s) * 0.1) for s in SHAPES]
+    opt = cls(params, lr=0.02, adjust_lr_fn="match_rms_adamw", **options)
+    gen = torch.Generator().manual_seed(1)
+    for _ in range(steps):
+        for p in params:
+            p.grad = torch.randn(p.shape, generator=gen)
+        opt.step()
+    return params, opt
+
+
+@pytest.mark.parametrize("options", [{}, {"nesterov": False, "weight_decay": 0.0},
+                                     {"momentum": 0.5, "weight_decay": 0.3}])
+def test_batched_muon_matches_torch_muon(options):
+    ours, _ = _run(BatchedMuon, **options)
+    theirs, _ = _run(torch.optim.Muon, **options)
+    for a, b in zip(ours, theirs, strict=True):
+        torch.testing.assert_close(a, b, rtol=0, atol=1e-6)
+        assert not torch.equal(a, torch.zeros_like(a))
+
+
+def test_batched_muon_state_loads_into_torch_muon():
+    ours, opt = _run(BatchedMuon, steps=2)
+    state = opt.state_dict()
+    fresh = torch.optim.Muon([torch.nn.Parameter(p.detach().clone()) for p in ours], lr=0.02)
+    fresh.load_state_dict(state)
+    buffers = [s["momentum_buffer"] for s in fresh.state.values()]
+    assert len(buffers) == len(SHAPES)
+    assert all(b.abs().sum() > 0 for b in buffers)
+
+
+def test_default_optimizer_uses_batched_muon_for_hidden_matrices():
+    model = GPT(ModelConfig(vocab_size=300, context=16, width=32, layers=2, heads=2))
+    opt = make_optimizer(model, TrainConfig())
+    muon, adam = opt.optimizers
+    assert isinstance(muon, BatchedMuon)
+    hidden = {id(p) for g in muon.param_groups for p in g["params"]}
+    assert id(model.blocks[0].attn.qkv.weight) in hidden
+    assert id(model.tok_emb.weight) not in hidden and id(model.head.weight) not in hidden
+    assert all(g["fused"] for g in adam.param_groups)
