@@ -32,6 +32,9 @@ import tinylm  # noqa: E402
 from tinylm.recipes import configs, parse_spec  # noqa: E402
 
 LOCK = Path("/tmp/tinylm-bench.lock")
+# every run ends with one story from the same prompt and settings (the book shows them)
+SAMPLE_PROMPT = "Once upon a time"
+SAMPLE_SETTINGS = {"max_new_tokens": 120, "temperature": 0.8, "seed": 0}
 
 
 @contextlib.contextmanager
@@ -89,7 +92,10 @@ def run_one(label: str, overrides: dict, args, repeat: int) -> dict:
     return {"study": args.study, "recipe": label, "spec": overrides, "repeat": repeat,
             "seed": train_cfg.seed, "budget_s": args.budget, "corpus": args.corpus,
             "flops_per_token": flops_per_token(model_cfg, result.model),
-            "time": time.strftime("%Y-%m-%d %H:%M:%S"), "metrics": result.metrics}
+            "time": time.strftime("%Y-%m-%d %H:%M:%S"), "metrics": result.metrics,
+            "sample": {"prompt": SAMPLE_PROMPT, **SAMPLE_SETTINGS,
+                       "text": tinylm.generate(result.model, data.tokenizer, SAMPLE_PROMPT,
+                                               **SAMPLE_SETTINGS)}}
 
 
 def flops_per_token(cfg, model) -> float:

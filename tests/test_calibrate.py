@@ -25,3 +25,13 @@ def test_recipe_specs():
     assert overrides["tie_embeddings"] is False and overrides["dtype"] == "float32"
     data, model, train = configs(overrides, budget_s=60)
     assert model["width"] == 64 and train.budget_s == 60 and train.compile == "off"
+
+
+def test_lstm_recipe_builds_an_lstm():
+    from tinylm.model import ModelConfig, build_model
+
+    name, overrides = parse_spec("lstm:width=32")
+    data, model, train = configs(overrides, budget_s=60)
+    net = build_model(ModelConfig(vocab_size=300, **model))
+    assert type(net).__name__ == "LSTMLM" and net.rnn.num_layers == 1 and net.rnn.hidden_size == 32
+    assert train.optimizer == "muon"

@@ -139,6 +139,37 @@ def test_plots_on_a_stored_study(stored):
     assert len(commands) == 2 and commands[0][2:6] == ["--study", "sizes-60s", "--budget", "60"]
 
 
+def test_family_plots_on_stored_studies(tmp_path, monkeypatch):
+    from tinylm import plots
+
+    monkeypatch.setenv("TINYLM_RESULTS_DIR", str(tmp_path))
+    for budget, lstm_bpb in ((60, 1.10), (300, 1.05)):
+        _write_study(tmp_path, f"families-{budget}s", budget, {
+            "default": ({}, 770_000, 20_000.0, [1.00, 1.02]),
+            "default:width=96": ({"width": 96}, 1_300_000, 14_000.0, [1.04]),
+            "default:family=lstm": ({"family": "lstm"}, 1_000_000, 18_000.0, [lstm_bpb]),
+            "default:family=mdlm": ({"family": "mdlm"}, 770_000, 15_000.0, [2.0]),
+        })
+    runs = tmp_path / "families-300s" / "runs.jsonl"
+    records = [json.loads(line) for line in runs.read_text().splitlines()]
+    records[0]["sample"] = {"prompt": "Once upon a time", "text": "Once upon a time, a cat."}
+    runs.write_text("".join(json.dumps(r) + "\n" for r in records))
+    studies = plots.load_studies("families-")
+    rows = plots.family_rows(studies)
+    assert len(rows) == 8
+    assert {r["family"] for r in rows} == {"transformer", "LSTM", "diffusion (MDLM, bound)"}
+    text = " ".join(plots.family_verdicts(studies).split())
+    assert "60 s: best transformer default (770,000 parameters" in text
+    assert "val_bpb 1.1000, 8.9% higher than the transformer" in text  # 1.10 / 1.01
+    assert "val_bpb 2.0000" in text
+    assert plots.family_sizes(studies)._repr_png_().startswith(b"\x89PNG")
+    table = plots.stored_samples(studies[1])._repr_html_()
+    assert "a cat." in table and table.count("<tr>") == 2  # header and the one stored sample
+    assert "stored no samples" in plots.stored_samples(studies[0]).text
+    assert isinstance(plots.family_sizes([]), plots.HTML)
+    assert plots.family_verdicts([]) == "No stored family studies."
+
+
 def test_missing_studies_give_notes_not_errors(tmp_path, monkeypatch, capsys):
     from tinylm import plots
 

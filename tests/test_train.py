@@ -152,3 +152,16 @@ def test_muon_trains(small_data, tiny_model_cfg):
     result = train(small_data, tiny_model_cfg, quick(budget_s=3.0, optimizer="muon"),
                    progress=False)
     assert result.metrics["val_loss"] < math.log(small_data.vocab_size) - 1.0
+
+
+def test_quick_mode_scales_budgets_data_and_final_evaluation(monkeypatch):
+    from tinylm import quick as quick_mode
+
+    monkeypatch.delenv("TINYLM_QUICK", raising=False)
+    assert quick_mode.budget(60) == 60 and quick_mode.eval_tokens(262_144) == 262_144
+    assert quick_mode.eval_tokens(None) is None
+    monkeypatch.setenv("TINYLM_QUICK", "1")
+    assert quick_mode.budget(60) == 3 and quick_mode.budget(10) == quick_mode.QUICK_MIN_S
+    assert quick_mode.eval_tokens(262_144) == quick_mode.eval_tokens(None) == 16_384
+    assert quick_mode.eval_tokens(4096) == 4096
+    assert quick_mode.data_cap() == 2_000_000

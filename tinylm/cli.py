@@ -70,8 +70,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--resume", metavar="DIR", help="continue an interrupted run in DIR")
     t.add_argument("--prompt", default="", help="prompt for the sample printed at the end")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
-    t.add_argument("--recipe", default="default", help="starting settings: default or gpt2 "
-                   "(Goedecke's GPT-2 setup); flags override them")
+    t.add_argument("--recipe", default="default", help="starting settings: default, gpt2 "
+                   "(Goedecke's GPT-2 setup) or lstm; flags override them")
     t.add_argument("--size", choices=("auto",), help="auto: measure this machine and pick the "
                    "width/layers/heads expected to be best for the budget")
     add_dataclass_flags(t, DataConfig, skip=HIDDEN)

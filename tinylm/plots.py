@@ -688,6 +688,91 @@ def repetition(text: str, n: int = 4) -> float:
     return 1 - len(set(grams)) / len(grams) if grams else 0.0
 
 
+# ---------------------------------------------------------------- other model families
+
+FAMILY_NAMES = {"gpt": "transformer", "lstm": "LSTM", "mdlm": "diffusion (MDLM, bound)"}
+
+
+def family_rows(studies: list[Study]) -> list[dict]:
+    """One row per recipe of the `families-*` studies: family, budget, size, speed, val_bpb
+    (for the diffusion model an upper bound)."""
+    out = []
+    for s in studies:
+        for r in s.rows:
+            spec = s.spec(r["recipe"])
+            out.append({"budget_s": s.budget_s, "family": FAMILY_NAMES[spec.get("family", "gpt")],
+                        "recipe": r["recipe"], "params": r["params"],
+                        "tokens_per_s": r["tokens_per_s"], "tokens_seen": r["tokens_seen"],
+                        "val_bpb": r["val_bpb"], "n": r["n"]})
+    return out
+
+
+def family_sizes(studies: list[Study]):
+    """val_bpb against parameters for each family, one panel per budget, each best starred."""
+    rows = family_rows(studies)
+    if not rows:
+        return note("No stored family studies to plot.")
+    budgets = sorted({r["budget_s"] for r in rows})
+    fig, axes = figure(ncols=len(budgets), width=4.6 * len(budgets), height=3.6)
+    axes = list(axes) if len(budgets) > 1 else [axes]
+    for ax, budget in zip(axes, budgets, strict=True):
+        for name in FAMILY_NAMES.values():
+            pts = sorted((r["params"], r["val_bpb"]) for r in rows
+                         if r["budget_s"] == budget and r["family"] == name)
+            if not pts:
+                continue
+            (line,) = ax.plot(*zip(*pts, strict=True), "o-", ms=4, label=name)
+            best = min(pts, key=lambda p: p[1])
+            ax.plot(*best, "*", ms=14, color=line.get_color(), mec="black")
+        ax.set_xscale("log")
+        ax.set(xlabel="parameters", ylabel="val bits per byte", title=f"{budget:.0f} s budget")
+        ax.legend(fontsize=8)
+    return fig
+
+
+def family_verdicts(studies: list[Study]) -> str:
+    """Per budget, each family's best run against the best transformer, in sentences."""
+    rows = family_rows(studies)
+    lines = []
+    for budget in sorted({r["budget_s"] for r in rows}):
+        here = [r for r in rows if r["budget_s"] == budget]
+        best = {}
+        for r in here:
+            if r["family"] not in best or r["val_bpb"] < best[r["family"]]["val_bpb"]:
+                best[r["family"]] = r
+        ref = best.get(FAMILY_NAMES["gpt"])
+        if ref is None:
+            continue
+        lines.append(f"{budget:.0f} s: best transformer {ref['recipe']} ({ref['params']:,} "
+                     f"parameters, {ref['tokens_per_s']:,.0f} tokens/s): val_bpb "
+                     f"{ref['val_bpb']:.4f}.")
+        for name, r in best.items():
+            if r is ref:
+                continue
+            change = r["val_bpb"] / ref["val_bpb"] - 1
+            lines.append(f"  best {name}: {r['recipe']} ({r['params']:,} parameters, "
+                         f"{r['tokens_per_s']:,.0f} tokens/s): val_bpb {r['val_bpb']:.4f}, "
+                         f"{abs(change):.1%} {'lower' if change < 0 else 'higher'} than the "
+                         f"transformer.")
+    return "\n".join(textwrap.fill(line, 88, subsequent_indent="    ") for line in lines) \
+        or "No stored family studies."
+
+
+def stored_samples(study: Study | None) -> HTML:
+    """The story each recipe of a study wrote at the end of its run (same prompt and seed)."""
+    if study is None:
+        return note("No stored study.")
+    rows, seen = [], set()
+    for r in study.runs:
+        if r["recipe"] in seen or "sample" not in r:
+            continue
+        seen.add(r["recipe"])
+        rows.append({"recipe": r["recipe"].replace(",", ", "),
+                     "val_bpb": r["metrics"]["val_bpb"], "sample": r["sample"]["text"]})
+    return table(rows, ["recipe", "val_bpb", "sample"], digits=4) if rows else \
+        note(f"The runs of {study.name} stored no samples.")
+
+
 # ---------------------------------------------------------------- the reader's own calibration
 
 

@@ -24,3 +24,13 @@ def budget(seconds: float) -> float:
 def data_cap(max_train_bytes: int | None = 50_000_000) -> int | None:
     """Training-text cap: 2 MB in quick mode, so tokenizing takes about a second."""
     return 2_000_000 if is_quick() else max_train_bytes
+
+
+QUICK_EVAL_TOKENS = 16_384
+
+
+def eval_tokens(tokens: int | None) -> int | None:
+    """Final-evaluation size: at most 16k tokens in quick mode (a full one takes ~5 s)."""
+    if not is_quick():
+        return tokens
+    return QUICK_EVAL_TOKENS if tokens is None else min(tokens, QUICK_EVAL_TOKENS)

@@ -20,7 +20,7 @@ import torch
 from torch.nn.parallel import DistributedDataParallel as DDP
 from tqdm.auto import tqdm
 
-from . import checkpoint, distributed
+from . import checkpoint, distributed, quick
 from .data import Batches, TokenData, val_windows
 from .device import DEVICES, DTYPES, autocast, resolve_device, resolve_dtype, set_threads
 from .evaluate import evaluate
@@ -172,7 +172,8 @@ def train(data: TokenData, model_cfg: ModelConfig | None = None,
         raise ValueError(f"model vocab_size {model_cfg.vocab_size} differs from the tokenizer's "
                          f"{data.vocab_size}; set vocab_size=data.vocab_size")
     ranks = distributed.setup()
-    windows = val_windows(data.val, model_cfg.context, train_cfg.final_eval_tokens)
+    windows = val_windows(data.val, model_cfg.context,
+                          quick.eval_tokens(train_cfg.final_eval_tokens))
     batches = Batches(data.train, model_cfg.context, train_cfg.batch_size,
                       train_cfg.seed + ranks.rank)
     device = resolve_device(train_cfg.device)

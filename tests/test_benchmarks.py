@@ -1,0 +1,53 @@
+"""The benchmark harness end to end, on a tiny budget: records, summary, ratios, resume."""
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+
+import run  # noqa: E402
+
+TINY = ("width=32,layers=2,heads=2,context=64,vocab_size=512,max_train_bytes=1000000,"
+        "max_val_bytes=60000,final_eval_tokens=4096,batch_size=4")
+
+
+@pytest.fixture(scope="module")
+def study(tmp_path_factory):
+    out = tmp_path_factory.mktemp("results")
+    specs = [f"gpt2:{TINY}", f"default:{TINY}", f"default:family=lstm,{TINY}"]
+    assert run.main(["--study", "tiny", "--budget", "2", "--out", str(out), *specs]) == 0
+    return out / "tiny", specs
+
+
+def test_every_run_is_recorded_with_metrics_and_a_sample(study):
+    folder, specs = study
+    runs = [json.loads(line) for line in (folder / "runs.jsonl").read_text().splitlines()]
+    assert [r["recipe"] for r in runs] == specs
+    for r in runs:
+        assert r["budget_s"] == 2 and r["metrics"]["val_bpb"] > 0
+        assert r["metrics"]["tokens_seen"] > 0
+        assert r["sample"]["text"].startswith(run.SAMPLE_PROMPT)
+        assert len(r["sample"]["text"]) > len(run.SAMPLE_PROMPT)
+    assert (folder / "curves.png").stat().st_size > 1000
+
+
+def test_summary_reports_ratios_against_the_first_recipe(study):
+    folder, specs = study
+    summary = json.loads((folder / "summary.json").read_text())
+    rows = {r["recipe"]: r for r in summary["rows"]}
+    base = rows[specs[0]]
+    assert base["bpb_ratio"] == pytest.approx(1.0)
+    other = rows[specs[1]]
+    assert other["bpb_ratio"] == pytest.approx(other["val_bpb"] / base["val_bpb"])
+    assert other["tps_ratio"] == pytest.approx(other["tokens_per_s"] / base["tokens_per_s"])
+    assert "| recipe |" in (folder / "summary.md").read_text()
+
+
+def test_a_finished_study_is_not_rerun(study, capsys):
+    folder, specs = study
+    before = (folder / "runs.jsonl").read_text()
+    assert run.main(["--study", "tiny", "--budget", "2", "--out", str(folder.parent), *specs]) == 0
+    assert (folder / "runs.jsonl").read_text() == before
