@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import time
 
 import pytest
+import torch
 
 import tinylm
 from tinylm import widgets
@@ -168,13 +170,18 @@ def test_sampling_panel_from_a_model_or_a_checkpoint(tmp_path, small_data, tiny_
     assert loaded.generate() == text
 
 
-def test_models_that_write_all_tokens_at_once_show_one_piece(monkeypatch):
-    class Diffusion:
-        cfg = tinylm.ModelConfig(family="mdlm")
+def test_models_that_write_all_tokens_at_once_show_one_piece(small_data, tiny_model_cfg):
+    from tinylm.model import build_model
 
-    monkeypatch.setattr(widgets, "generate", lambda model, tok, prompt, **s: prompt + " all at once")
-    sampler = tinylm.widgets.sampling_panel(model=Diffusion(), tokenizer=object(), prompt="Hi")
-    assert sampler.generate() == "Hi all at once"
+    torch.manual_seed(0)
+    cfg = dataclasses.replace(tiny_model_cfg, family="mdlm")
+    model = build_model(cfg)
+    pieces = list(tinylm.stream(model, small_data.tokenizer, "Hi", max_new_tokens=12, seed=3))
+    assert len(pieces) == 1 and pieces[0]
+    sampler = tinylm.widgets.sampling_panel(model=model, tokenizer=small_data.tokenizer,
+                                            prompt="Hi", max_new_tokens=12, seed=3)
+    assert sampler.generate() == "Hi" + pieces[0] == tinylm.generate(
+        model, small_data.tokenizer, "Hi", max_new_tokens=12, seed=3)
 
 
 def test_calibration_measures_once():

@@ -93,8 +93,11 @@ def stream_tokens(model, tokenizer: Tokenizer, prompt: str = "",
 
 def stream(model, tokenizer: Tokenizer, prompt: str = "", **settings) -> Iterator[str]:
     """Yield text as it is generated (whole characters only: a UTF-8 character can span
-    several byte-level tokens)."""
+    several byte-level tokens). A diffusion model writes all positions at once: one piece."""
     cfg = SampleConfig(**settings)
+    if getattr(model.cfg, "family", "gpt") == "mdlm":
+        yield _unmasked(model, tokenizer, prompt, cfg)
+        return
     ids: list[int] = []
     shown = 0
     for token, _ in stream_tokens(model, tokenizer, prompt, cfg):
@@ -108,14 +111,16 @@ def stream(model, tokenizer: Tokenizer, prompt: str = "", **settings) -> Iterato
         yield text[shown:]
 
 
+def _unmasked(model, tokenizer: Tokenizer, prompt: str, cfg: SampleConfig) -> str:
+    """A diffusion model's continuation of `prompt`, by iterative unmasking."""
+    from .diffusion import sample
+
+    cfg.validate()
+    room = model.cfg.context - len(tokenizer.encode(prompt).ids) - 1
+    return sample(model, tokenizer, prompt, length=max(1, min(cfg.max_new_tokens, room)),
+                  temperature=cfg.temperature or 1e-6, seed=cfg.seed)[len(prompt):]
+
+
 def generate(model, tokenizer: Tokenizer, prompt: str = "", **settings) -> str:
     """The prompt followed by the generated continuation."""
-    if getattr(model.cfg, "family", "gpt") == "mdlm":  # all positions at once, by unmasking
-        from .diffusion import sample
-
-        cfg = SampleConfig(**settings)
-        cfg.validate()
-        room = model.cfg.context - len(tokenizer.encode(prompt).ids) - 1
-        return sample(model, tokenizer, prompt, length=max(1, min(cfg.max_new_tokens, room)),
-                      temperature=cfg.temperature or 1e-6, seed=cfg.seed)
     return prompt + "".join(stream(model, tokenizer, prompt, **settings))

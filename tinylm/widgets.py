@@ -39,7 +39,7 @@ from .checkpoint import load
 from .data import DataConfig, TokenData, prepare
 from .model import ModelConfig, build_model
 from .resources import available_bytes, estimate_bytes
-from .sample import generate, stream
+from .sample import stream
 from .train import TrainConfig, TrainResult, train
 
 __all__ = ["SamplingPanel", "TrainingPanel", "sampling_panel", "training_panel"]
@@ -634,7 +634,7 @@ class SamplingPanel(W.VBox):
         started = last = time.perf_counter()
         text = ""
         try:
-            for piece in _pieces(model, tokenizer, prompt, settings):
+            for piece in stream(model, tokenizer, prompt, **settings):
                 text += piece
                 if time.perf_counter() - last > 0.1:
                     self._show(prompt, text)
@@ -652,11 +652,3 @@ class SamplingPanel(W.VBox):
     def _show(self, prompt: str, text: str) -> None:
         self.output.value = ("<div style='white-space:pre-wrap'>"
                              f"<b>{html.escape(prompt)}</b>{html.escape(text)}</div>")
-
-
-def _pieces(model, tokenizer, prompt: str, settings: dict):
-    """Text as it is generated; a diffusion model writes all its tokens at once: one piece."""
-    if getattr(model.cfg, "family", "gpt") == "mdlm":
-        yield generate(model, tokenizer, prompt, **settings)[len(prompt):]
-    else:
-        yield from stream(model, tokenizer, prompt, **settings)
