@@ -29,7 +29,7 @@ os.environ.setdefault("TORCHINDUCTOR_AUTOGRAD_CACHE", "0")
 import torch  # noqa: E402
 
 import tinylm  # noqa: E402
-from tinylm.recipes import configs, parse_spec  # noqa: E402
+from tinylm.recipes import configs, parse_spec, settings  # noqa: E402
 
 LOCK = Path("/tmp/tinylm-bench.lock")
 # every run ends with one story from the same prompt and settings (the book shows them)
@@ -89,7 +89,8 @@ def run_one(label: str, overrides: dict, args, repeat: int) -> dict:
     model_cfg = tinylm.ModelConfig(vocab_size=data.vocab_size, **model_kwargs)
     torch._dynamo.reset()  # each run compiles afresh (fair), within the recompile limits
     result = tinylm.train(data, model_cfg, train_cfg, progress=sys.stderr.isatty())
-    return {"study": args.study, "recipe": label, "spec": overrides, "repeat": repeat,
+    return {"study": args.study, "recipe": label, "spec": overrides,
+            "settings": settings(data_cfg, model_cfg, train_cfg), "repeat": repeat,
             "seed": train_cfg.seed, "budget_s": args.budget, "corpus": args.corpus,
             "flops_per_token": flops_per_token(model_cfg, result.model),
             "time": time.strftime("%Y-%m-%d %H:%M:%S"), "metrics": result.metrics,

@@ -1,6 +1,6 @@
 """Implementation speed at equal model size: tokens/s of full training steps, side by side.
 
-    python benchmarks/throughput.py --width 64 --heads 2 --repeats 5
+    python benchmarks/throughput.py --width 64 --layers 5 --heads 2 --repeats 5
 
 Two architectures (GPT-2 style with AdamW, and the default recipe's with Muon) at the same width,
 each run three ways: fp32 eager (the baseline implementation, as in Goedecke's experiment), bf16
@@ -42,7 +42,9 @@ IMPLEMENTATIONS = (("fp32 eager", "float32", False), ("bf16 eager", "bfloat16", 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--width", type=int, default=64)
-    p.add_argument("--heads", type=int, default=2)
+    p.add_argument("--layers", type=int, default=ModelConfig.layers)
+    p.add_argument("--heads", type=int, default=ModelConfig.heads)
+    p.add_argument("--context", type=int, default=ModelConfig.context)
     p.add_argument("--seconds", type=float, default=4.0, help="per row and round")
     p.add_argument("--repeats", type=int, default=5, help="round-robin rounds")
     p.add_argument("--batch-size", type=int, default=8)
@@ -51,20 +53,22 @@ def main(argv=None) -> int:
     with bench_lock():
         rows = []
         for arch, fields in ARCH.items():
-            cfg = ModelConfig(vocab_size=4096, width=args.width, heads=args.heads, **fields)
+            cfg = ModelConfig(vocab_size=4096, width=args.width, layers=args.layers,
+                              heads=args.heads, context=args.context, **fields)
             for label, dtype, compile_ in tqdm(IMPLEMENTATIONS, desc=f"building {arch}"):
                 step, model = training_step(cfg, args.batch_size, "cpu", dtype, compile_,
                                             OPTIMIZER[arch])
                 rows.append({"architecture": arch, "optimizer": OPTIMIZER[arch],
                              "implementation": label, "params": model.num_params(),
                              "step": step, "samples": []})
-        tokens_per_step = args.batch_size * ModelConfig().context
+        tokens_per_step = args.batch_size * args.context
         for _ in tqdm(range(args.repeats), desc="timing rounds"):
             for r in rows:
                 r["samples"].append(time_steps(r["step"], tokens_per_step, args.seconds)
                                     ["tokens_per_s"])
     base = statistics.median(rows[0]["samples"])
-    print(f"width {args.width}, {args.repeats} rounds x {args.seconds:g} s, median tokens/s")
+    shape = f"{args.layers} layers x width {args.width}, {args.heads} heads, context {args.context}"
+    print(f"{shape}, {args.repeats} rounds x {args.seconds:g} s, median tokens/s")
     for r in rows:
         del r["step"]
         r["tokens_per_s"] = statistics.median(r["samples"])
@@ -78,9 +82,13 @@ def main(argv=None) -> int:
               f"{same['bf16 compiled'] / same['fp32 eager']:.2f}x (same model, implementation only)")
     out = ROOT / "benchmarks" / "results" / "throughput"
     out.mkdir(parents=True, exist_ok=True)
-    meta = {"width": args.width, "heads": args.heads, "batch_size": args.batch_size,
+    meta = {"width": args.width, "layers": args.layers, "heads": args.heads,
+            "context": args.context, "batch_size": args.batch_size,
             "seconds": args.seconds, "repeats": args.repeats}
-    (out / f"width{args.width}.json").write_text(json.dumps({**meta, "rows": rows}, indent=1))
+    name = f"width{args.width}" if args.layers == 5 else f"layers{args.layers}-width{args.width}"
+    name += f"-heads{args.heads}" if args.heads != 2 else ""
+    name += f"-context{args.context}" if args.context != 256 else ""
+    (out / f"{name}.json").write_text(json.dumps({**meta, "rows": rows}, indent=1))
     return 0
 
 

@@ -35,3 +35,29 @@ def test_lstm_recipe_builds_an_lstm():
     net = build_model(ModelConfig(vocab_size=300, **model))
     assert type(net).__name__ == "LSTMLM" and net.rnn.num_layers == 1 and net.rnn.hidden_size == 32
     assert train.optimizer == "muon"
+
+
+def test_stored_settings_keep_their_meaning_when_defaults_move(monkeypatch):
+    """A run stores its complete settings; the spec rebuilt from them reproduces the run under
+    whatever the defaults are later (here: the model's default depth changes)."""
+    from tinylm import recipes
+    from tinylm.model import ModelConfig
+
+    def run_settings(spec):
+        data, model, train = configs(parse_spec(spec)[1], budget_s=60, seed=7)
+        return recipes.settings(data, ModelConfig(vocab_size=data.vocab_size, **model), train)
+
+    stored = run_settings("default:lr=0.002")
+    assert stored["lr"] == 0.002 and stored["seed"] == 7 and stored["layers"] == ModelConfig.layers
+    assert recipes.label("default", stored) == "default:lr=0.002"  # run arguments left out
+    gpt2 = run_settings("gpt2:width=64")
+    assert recipes.label("gpt2", gpt2) == "gpt2:width=64"
+    assert recipes.overrides(gpt2)["optimizer"] == "adamw"  # against the plain defaults
+
+    old_layers = ModelConfig.layers
+    monkeypatch.setattr(ModelConfig.__dataclass_fields__["layers"], "default", old_layers + 1)
+    assert recipes.defaults()["layers"] == old_layers + 1
+    spec = recipes.label("default", stored)
+    assert spec == f"default:layers={old_layers},lr=0.002"
+    assert run_settings(spec) == stored
+    assert recipes.label("gpt2", gpt2) == "gpt2:width=64"  # the gpt2 recipe sets its depth

@@ -139,6 +139,29 @@ def test_plots_on_a_stored_study(stored):
     assert len(commands) == 2 and commands[0][2:6] == ["--study", "sizes-60s", "--budget", "60"]
 
 
+def test_stored_settings_override_stored_specs(stored):
+    """Runs that store their complete settings are rerun and described by those settings, not
+    by a spec that meant something else under older defaults."""
+    from tinylm import plots
+    from tinylm.recipes import defaults
+
+    runs = stored / "sizes-60s" / "runs.jsonl"
+    records = [json.loads(line) for line in runs.read_text().splitlines()]
+    old_depth = defaults()["layers"] + 3
+    for r in records:
+        r["settings"] = {**defaults(), **r["spec"], "layers": old_depth,
+                         "corpus": "tinystories", "budget_s": 60.0, "seed": r["seed"]}
+    runs.write_text("".join(json.dumps(r) + "\n" for r in records))
+    study = plots.load_study("sizes-60s")
+    name = f"default:width=48,layers={old_depth}"  # the label in today's terms
+    assert name in [r["recipe"] for r in study.rows] and name in [r["recipe"] for r in study.runs]
+    assert study.baseline == name
+    assert study.spec(name) == {"width": 48, "layers": old_depth}
+    assert name in plots.harness_commands(["sizes-60s"])[0]
+    assert plots.describe_spec(study.spec(f"default:width=160,layers={old_depth}"),
+                               study.spec(name)) == "width=160"
+
+
 def test_family_plots_on_stored_studies(tmp_path, monkeypatch):
     from tinylm import plots
 

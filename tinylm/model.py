@@ -28,8 +28,10 @@ class ModelConfig:
     family: str = "gpt"
     vocab_size: int = 4096  # tokenizer vocabulary including the end-of-text token
     context: int = 256
-    width: int = 64  # the best width at 60 s and at 300 s on the 2-core machine (sizes-*)
-    layers: int = 5
+    # 2 layers x 96 with 2 heads: the best shape at 60 s and 300 s on the 2-core machine
+    # (benchmarks/results/sizes-*, depth-*); 5 narrow layers lost to 2 wide ones
+    width: int = 96
+    layers: int = 2
     heads: int = 2
     mlp: str = "gelu"
     mlp_ratio: float = 4.0  # hidden width / width (SwiGLU uses 2/3 of it, to keep params equal)

@@ -18,7 +18,7 @@ import statistics
 import sys
 import textwrap
 import time
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import matplotlib
@@ -230,10 +230,14 @@ class Study:
         return float(digits) if digits else None
 
     def spec(self, recipe: str) -> dict:
-        """The overrides a recipe was run with ({} when unknown)."""
+        """The overrides against today's defaults that reproduce a recipe's runs ({} when
+        unknown). Runs store their complete settings, so an old study keeps its meaning when
+        the defaults move."""
+        from .recipes import overrides
+
         for r in self.runs:
             if r.get("recipe") == recipe:
-                return dict(r.get("spec") or {})
+                return overrides(r["settings"]) if "settings" in r else dict(r.get("spec") or {})
         return {}
 
     def histories(self, recipe: str) -> list[list[dict]]:
@@ -254,7 +258,31 @@ def load_study(name: str, quiet: bool = False) -> Study | None:
     runs = []
     if runs_path.exists():
         runs = [json.loads(line) for line in runs_path.read_text().splitlines() if line.strip()]
-    return Study(name, json.loads(path.read_text()), runs)
+    return _in_todays_terms(Study(name, json.loads(path.read_text()), runs))
+
+
+def _in_todays_terms(study: Study) -> Study:
+    """Relabel a study's recipes with specs that mean the same runs under today's defaults.
+
+    A label is typed relative to the defaults of its day ("default" was 5 layers x 64 once);
+    runs that store their complete settings are renamed so tables, plots and recomputation
+    all describe what actually ran."""
+    from .recipes import RECIPES, label
+
+    names = {}
+    for r in study.runs:
+        if "settings" in r and r["recipe"] not in names:
+            name = r["recipe"].partition(":")[0]
+            names[r["recipe"]] = label(name if name in RECIPES else "default", r["settings"])
+    if not names:
+        return study
+    runs = [{**r, "recipe": names.get(r["recipe"], r["recipe"])} for r in study.runs]
+    summary = dict(study.summary)
+    summary["rows"] = [{**row, "recipe": names.get(row["recipe"], row["recipe"])}
+                       for row in study.rows]
+    if summary.get("baseline"):
+        summary["baseline"] = names.get(summary["baseline"], summary["baseline"])
+    return Study(study.name, summary, runs)
 
 
 def load_studies(*prefixes: str, quiet: bool = False) -> list[Study]:
@@ -398,11 +426,9 @@ def _var(values: list[float]) -> float:
 
 def defaults() -> dict:
     """tinylm's current default settings (the recipe): data, model and training together."""
-    from .data import DataConfig
-    from .model import ModelConfig
-    from .train import TrainConfig
+    from .recipes import defaults as current
 
-    return {f.name: f.default for cls in (DataConfig, ModelConfig, TrainConfig) for f in fields(cls)}
+    return current()
 
 
 def in_defaults(spec: dict, base: dict | None = None) -> bool:

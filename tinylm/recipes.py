@@ -4,6 +4,10 @@
 the recipe this book arrives at, measured in benchmarks/; `lstm` is the best recurrent model of
 the family studies. A recipe spec may add overrides:
 "default:lr=0.006,width=128".
+
+A spec is relative to today's defaults, which change as the book learns. So every benchmark
+run also stores its complete `settings`; `overrides` and `label` turn them back into a spec
+that means the same run under whatever the defaults are now.
 """
 
 from __future__ import annotations
@@ -15,9 +19,10 @@ from .model import ModelConfig
 from .train import TrainConfig
 
 RECIPES: dict[str, dict] = {
+    # at its best size in benchmarks/results/gpt2-sizes-300s (2 x 128; 5 x 96 before)
     "gpt2": dict(mlp="gelu", norm="layernorm", positions="learned", tie_embeddings=True,
                  optimizer="adamw", lr=2e-3, dtype="float32", compile="off", decay="cosine",
-                 width=96, layers=5, heads=3),
+                 width=128, layers=2, heads=2),
     "default": dict(),  # the dataclass defaults
     # the best LSTM of benchmarks/results/families-*: one 192-wide layer, the default's
     # optimizer (Muon), schedule and precision; on a 2-core CPU it beat the transformer
@@ -66,3 +71,33 @@ def configs(overrides: dict, **extra) -> tuple[DataConfig, dict, TrainConfig]:
     model = {k: v for k, v in values.items() if k in fields[ModelConfig] and k != "vocab_size"}
     train = TrainConfig(**{k: v for k, v in values.items() if k in fields[TrainConfig]})
     return data, model, train
+
+
+RUN_ARGUMENTS = {"corpus", "budget_s", "seed"}  # set per run by the harness, not by a recipe
+
+
+def defaults() -> dict:
+    """Every setting of the three configs at its current default (the model's vocabulary
+    comes from the data's)."""
+    return {f.name: f.default for cls in (DataConfig, ModelConfig, TrainConfig)
+            for f in dataclasses.fields(cls) if not (cls is ModelConfig and f.name == "vocab_size")}
+
+
+def settings(data: DataConfig, model: ModelConfig, train: TrainConfig) -> dict:
+    """The complete settings of a run, as stored beside its results."""
+    out = {**dataclasses.asdict(data), **dataclasses.asdict(model), **dataclasses.asdict(train)}
+    out["vocab_size"] = data.vocab_size
+    return out
+
+
+def overrides(stored: dict, name: str = "default") -> dict:
+    """The overrides of recipe `name` under today's defaults that reproduce `stored` settings."""
+    base = {**defaults(), **RECIPES[name]}
+    return {k: v for k, v in stored.items()
+            if k in base and k not in RUN_ARGUMENTS and base[k] != v}
+
+
+def label(name: str, stored: dict) -> str:
+    """A spec ('name:key=value,...') that reproduces `stored` settings under today's defaults."""
+    extra = overrides(stored, name)
+    return name + (":" + ",".join(f"{k}={v}" for k, v in extra.items()) if extra else "")

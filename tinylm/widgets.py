@@ -250,7 +250,7 @@ class TrainingPanel(W.VBox):
                             "width, layers, heads, context, vocab, lr, batch_size, corpus, budget, "
                             "prompt, and ModelConfig/TrainConfig fields")
         self.model_options = {k: v for k, v in options.items() if k in _MODEL_KEYS}
-        # Eager by default: a compiled first step stalls the curve for ~20 s. A short final
+        # Eager by default: a compiled first step stalls the curve for ~10 s. A short final
         # evaluation keeps the round trip from Train to a sample short; runs stay comparable.
         self.train_options = {"compile": "off",
                               "final_eval_tokens": 16_384 if quick.is_quick() else 65_536,
