@@ -20,10 +20,13 @@ def quick(**kw):
 def test_family_trains_and_loss_falls(small_data, family, tmp_path):
     cfg = ModelConfig(family=family, vocab_size=small_data.vocab_size, context=64, width=32,
                       layers=2, heads=2)
-    result = train(small_data, cfg, quick(), out_dir=tmp_path / family, progress=False)
-    history = result.metrics["history"]
-    assert history[0]["train_loss"] > history[-1]["train_loss"] + 0.5
-    assert result.metrics["val_loss"] < math.log(small_data.vocab_size) - 0.5
+    # a fixed number of steps, not seconds: the same work on a fast or a busy machine (the
+    # diffusion loss of single batches is too noisy to compare first and last logged values)
+    result = train(small_data, cfg, quick(steps=150, budget_s=120), out_dir=tmp_path / family,
+                   progress=False)
+    assert result.metrics["steps"] == 150
+    # an untrained model predicts about uniformly: ln(vocab) nats per token, for both families
+    assert result.metrics["val_loss"] < math.log(small_data.vocab_size) - 0.8
     loaded = tinylm.load(tmp_path / family)
     assert type(loaded.model) is type(result.model)
     text = tinylm.generate(loaded.model, loaded.tokenizer, "Once", max_new_tokens=20, seed=1)
