@@ -8,7 +8,7 @@ eager, and bf16 + torch.compile (tinylm's). All six training steps are built and
 first (compile time excluded; the trainer's own metrics include it), then timed round-robin,
 `--repeats` rounds of `--seconds` each, so machine noise hits every row alike; medians and
 min-max are reported, with ratios against the baseline. Writes
-benchmarks/results/throughput/widthW.json (holds the benchmark lock, like run.py).
+benchmarks/results/throughput/layersL-widthW-headsH.json (holds the benchmark lock, like run.py).
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ IMPLEMENTATIONS = (("fp32 eager", "float32", False), ("bf16 eager", "bfloat16", 
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--width", type=int, default=64)
+    p.add_argument("--width", type=int, default=ModelConfig.width)
     p.add_argument("--layers", type=int, default=ModelConfig.layers)
     p.add_argument("--heads", type=int, default=ModelConfig.heads)
     p.add_argument("--context", type=int, default=ModelConfig.context)
@@ -85,9 +85,8 @@ def main(argv=None) -> int:
     meta = {"width": args.width, "layers": args.layers, "heads": args.heads,
             "context": args.context, "batch_size": args.batch_size,
             "seconds": args.seconds, "repeats": args.repeats}
-    name = f"width{args.width}" if args.layers == 5 else f"layers{args.layers}-width{args.width}"
-    name += f"-heads{args.heads}" if args.heads != 2 else ""
-    name += f"-context{args.context}" if args.context != 256 else ""
+    name = f"layers{args.layers}-width{args.width}-heads{args.heads}"
+    name += f"-context{args.context}" if args.context != ModelConfig.context else ""
     (out / f"{name}.json").write_text(json.dumps({**meta, "rows": rows}, indent=1))
     return 0
 
