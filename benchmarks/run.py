@@ -92,20 +92,11 @@ def run_one(label: str, overrides: dict, args, repeat: int) -> dict:
     return {"study": args.study, "recipe": label, "spec": overrides,
             "settings": settings(data_cfg, model_cfg, train_cfg), "repeat": repeat,
             "seed": train_cfg.seed, "budget_s": args.budget, "corpus": args.corpus,
-            "flops_per_token": flops_per_token(model_cfg, result.model),
+            "flops_per_token": result.model.train_flops_per_token(),
             "time": time.strftime("%Y-%m-%d %H:%M:%S"), "metrics": result.metrics,
             "sample": {"prompt": SAMPLE_PROMPT, **SAMPLE_SETTINGS,
                        "text": tinylm.generate(result.model, data.tokenizer, SAMPLE_PROMPT,
                                                **SAMPLE_SETTINGS)}}
-
-
-def flops_per_token(cfg, model) -> float:
-    """Training FLOPs per token: 6 per weight used per token (fwd + bwd) plus attention."""
-    weights = model.num_params(non_embedding=True)
-    if cfg.tie_embeddings:
-        weights += cfg.vocab_size * cfg.width  # the tied table is also the output head
-    attention = 6 * cfg.layers * cfg.context * cfg.width  # QK^T and AV, causal average
-    return 6 * weights + attention
 
 
 def matmul_peak(n: int = 1024, seconds: float = 3.0) -> dict:

@@ -29,7 +29,7 @@ from run import bench_lock  # noqa: E402
 
 from tinylm.calibrate import time_steps, training_step  # noqa: E402
 from tinylm.device import set_threads  # noqa: E402
-from tinylm.model import ModelConfig  # noqa: E402
+from tinylm.models import ModelConfig  # noqa: E402
 from tinylm.recipes import RECIPES  # noqa: E402
 
 ARCH = {"gpt2": {k: RECIPES["gpt2"][k] for k in ("mlp", "norm", "positions", "tie_embeddings")},

@@ -1,5 +1,5 @@
 from tinylm.calibrate import LADDER, calibrate, measure_throughput
-from tinylm.model import ModelConfig
+from tinylm.models import ModelConfig
 from tinylm.recipes import configs, parse_spec
 
 
@@ -28,7 +28,7 @@ def test_recipe_specs():
 
 
 def test_lstm_recipe_builds_an_lstm():
-    from tinylm.model import ModelConfig, build_model
+    from tinylm.models import ModelConfig, build_model
 
     name, overrides = parse_spec("lstm:width=32")
     data, model, train = configs(overrides, budget_s=60)
@@ -41,7 +41,7 @@ def test_stored_settings_keep_their_meaning_when_defaults_move(monkeypatch):
     """A run stores its complete settings; the spec rebuilt from them reproduces the run under
     whatever the defaults are later (here: the model's default depth changes)."""
     from tinylm import recipes
-    from tinylm.model import ModelConfig
+    from tinylm.models import ModelConfig
 
     def run_settings(spec):
         data, model, train = configs(parse_spec(spec)[1], budget_s=60, seed=7)

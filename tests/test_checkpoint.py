@@ -5,7 +5,7 @@ import pytest
 
 from tinylm import checkpoint
 from tinylm.checkpoint import CheckpointError, load
-from tinylm.model import GPT
+from tinylm.models import GPT
 from tinylm.train import TrainConfig, train
 
 

@@ -4,14 +4,15 @@ import numpy as np
 import pytest
 import torch
 
-from tinylm.evaluate import evaluate, metrics_from_totals
+from tinylm.evaluate import bits_per_byte, evaluate, metrics_from_totals
+from tinylm.models import LanguageModel, ModelConfig
 
 
-class Uniform(torch.nn.Module):
+class Uniform(LanguageModel):
     """Every token equally likely: the loss is exactly ln(vocab) per token."""
 
     def __init__(self, vocab):
-        super().__init__()
+        super().__init__(ModelConfig(vocab_size=max(vocab, 257)))
         self.vocab = vocab
         self.dummy = torch.nn.Parameter(torch.zeros(1))
 
@@ -43,3 +44,9 @@ def test_metrics_from_totals_by_hand():
     m = metrics_from_totals(nats=2 * math.log(2) * 10, tokens=10, nbytes=20)
     assert m["val_bpb"] == pytest.approx(1.0)
     assert m["val_ppl"] == pytest.approx(4.0)
+
+
+def test_bits_per_byte_of_a_loss_per_token():
+    # a loss of ln 2 nats per 1-byte token is one bit per byte; 2-byte tokens halve it
+    assert bits_per_byte(math.log(2), 1) == pytest.approx(1.0)
+    assert bits_per_byte(math.log(2), 2) == pytest.approx(0.5)

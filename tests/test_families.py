@@ -6,8 +6,7 @@ import pytest
 import torch
 
 import tinylm
-from tinylm.diffusion import MaskedDiffusionLM, sample_ids
-from tinylm.model import ModelConfig, build_model
+from tinylm.models import MaskedDiffusionLM, ModelConfig, build_model
 from tinylm.train import TrainConfig, train
 
 
@@ -38,7 +37,7 @@ def test_uniform_diffusion_model_bound_is_exactly_ln_vocab():
     model = MaskedDiffusionLM(cfg)
     torch.nn.init.zeros_(model.head.weight)  # predicts every token with probability 1/300
     y = torch.randint(0, 300, (4, 16))
-    nats = model.eval_nats(y, y)
+    nats = model.nll(y, y)
     assert float(nats) / y.numel() == pytest.approx(math.log(300), rel=1e-6)
 
 
@@ -46,10 +45,10 @@ def test_diffusion_sampling_is_seeded_and_has_the_requested_length():
     torch.manual_seed(0)
     model = build_model(ModelConfig(family="mdlm", vocab_size=300, context=40, width=16,
                                     layers=1, heads=2))
-    a = sample_ids(model, [1, 2, 3], length=30, steps=7, seed=5)
-    b = sample_ids(model, [1, 2, 3], length=30, steps=7, seed=5)
-    c = sample_ids(model, [1, 2, 3], length=30, steps=7, seed=6)
+    a = model.unmask([1, 2, 3], length=30, steps=7, seed=5)
+    b = model.unmask([1, 2, 3], length=30, steps=7, seed=5)
+    c = model.unmask([1, 2, 3], length=30, steps=7, seed=6)
     assert a == b and a != c and len(a) == 30
     assert model.mask_id not in a
     with pytest.raises(ValueError, match="more than the context"):
-        sample_ids(model, [1, 2, 3], length=40)
+        model.unmask([1, 2, 3], length=40)

@@ -32,7 +32,7 @@ CASES = {
 
 def outputs(name: str) -> dict:
     """Logits (a slice and summary numbers) and the loss of case `name`, seeded, fp32."""
-    from tinylm.model import ModelConfig, build_model
+    from tinylm.models import ModelConfig, build_model
 
     torch.manual_seed(0)
     model = build_model(ModelConfig(**{**BASE, **CASES[name]})).eval()

@@ -3,7 +3,7 @@ import itertools
 import pytest
 import torch
 
-from tinylm.model import GPT, ModelConfig
+from tinylm.models import GPT, ModelConfig
 
 
 def test_exact_parameter_counts():

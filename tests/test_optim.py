@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from tinylm.model import GPT, ModelConfig
+from tinylm.models import GPT, ModelConfig
 from tinylm.optim import BatchedMuon, make_optimizer
 from tinylm.train import TrainConfig
 

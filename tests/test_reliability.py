@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 import tinylm
 from tinylm.checkpoint import load
 from tinylm.corpus import DataError, load_corpus
-from tinylm.model import GPT, ModelConfig
+from tinylm.models import GPT, ModelConfig
 from tinylm.train import TrainConfig, train
 
 ANY_VALUE = st.one_of(st.none(), st.booleans(), st.integers(-5, 300), st.floats(allow_nan=True),

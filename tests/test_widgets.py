@@ -171,7 +171,7 @@ def test_sampling_panel_from_a_model_or_a_checkpoint(tmp_path, small_data, tiny_
 
 
 def test_models_that_write_all_tokens_at_once_show_one_piece(small_data, tiny_model_cfg):
-    from tinylm.model import build_model
+    from tinylm.models import build_model
 
     torch.manual_seed(0)
     cfg = dataclasses.replace(tiny_model_cfg, family="mdlm")

@@ -6,18 +6,17 @@ import os as _os
 # made training several times slower. Must be set before torch starts its thread pool.
 _os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-__version__ = "0.1.0"
-
 from .checkpoint import Checkpoint, CheckpointError, load, save  # noqa: E402
 from .corpus import DataError, load_corpus  # noqa: E402
 from .data import DataConfig, TokenData, prepare  # noqa: E402
 from .evaluate import evaluate  # noqa: E402
-from .model import GPT, ModelConfig  # noqa: E402
+from .models import GPT, ModelConfig  # noqa: E402
 from .sample import generate, stream  # noqa: E402
 from .train import TrainConfig, TrainResult, train  # noqa: E402
+from .version import __version__  # noqa: E402
 
 __all__ = [
     "Checkpoint", "CheckpointError", "DataConfig", "DataError", "GPT", "ModelConfig",
     "TokenData", "TrainConfig", "TrainResult", "evaluate", "generate", "load", "load_corpus",
-    "prepare", "save", "stream", "train",
+    "prepare", "save", "stream", "train", "__version__",
 ]

@@ -8,9 +8,10 @@ import time
 import torch
 
 from .device import autocast, resolve_device, resolve_dtype, set_threads
-from .model import GPT, ModelConfig, lm_loss
+from .measured import COMPILE_COLD_S, COMPILE_MIN_BUDGET_S, COMPILE_SPEEDUP, TOKENS_PER_PARAM
+from .models import ModelConfig, build_model, lm_loss
 from .optim import make_optimizer
-from .train import COMPILE_MIN_BUDGET_S, TrainConfig
+from .train import TrainConfig
 
 
 def training_step(model_cfg: ModelConfig, batch_size: int = 8, device: str = "auto",
@@ -20,7 +21,7 @@ def training_step(model_cfg: ModelConfig, batch_size: int = 8, device: str = "au
     model_cfg.validate()
     dev = resolve_device(device)
     dt = resolve_dtype(dtype, dev)
-    model = GPT(model_cfg).to(dev)
+    model = build_model(model_cfg).to(dev)
     opt = make_optimizer(model, TrainConfig(optimizer=optimizer))
     x = torch.randint(0, model_cfg.vocab_size, (batch_size, model_cfg.context), device=dev)
 
@@ -56,8 +57,8 @@ def measure_throughput(model_cfg: ModelConfig, batch_size: int = 8, device: str 
                        compile: bool = False, optimizer: str = "muon") -> dict:
     """Tokens per second of full training steps (forward, backward, optimizer) for this config.
 
-    Runs eager by default: the first compiled step costs ~20 s, too slow for a slider. The
-    trainer's compiled speed is higher (see benchmarks/).
+    Runs eager by default: the first compiled step costs `measured.COMPILE_COLD_S` or more, too
+    slow for a slider; the trainer's compiled speed is `measured.COMPILE_SPEEDUP` times higher.
     """
     set_threads(threads)
     step, model = training_step(model_cfg, batch_size, device, dtype, compile, optimizer)
@@ -70,13 +71,10 @@ def measure_throughput(model_cfg: ModelConfig, batch_size: int = 8, device: str 
 # The size ladder `calibrate` measures (width, layers, heads): the shapes of the size sweeps in
 # benchmarks/results/sizes-* (2 layers, 2 heads), and one wider step for fast machines.
 LADDER = [(64, 2, 2), (96, 2, 2), (128, 2, 2), (160, 2, 2), (192, 2, 2)]
-# The rule, fitted by benchmarks/fit_calibration.py from those sweeps: at 300 s the best size
-# (width 96) saw about TOKENS_PER_PARAM training tokens per parameter. At 60 s width 96 was
-# best too, with width 64 (the smallest on the ladder, which the rule picks there) 0.2% behind:
-# the best size hardly moves, because most parameters are the embedding tables.
-TOKENS_PER_PARAM = 9.2
-COMPILE_SPEEDUP = 1.79  # compiled / eager steady-state tokens per second, median over sizes
-COMPILE_SECONDS = 7.9  # the first compiled step on a cold cache (median over both sweeps)
+# The rule (`measured.TOKENS_PER_PARAM`), fitted by benchmarks/fit_calibration.py from those
+# sweeps. At 60 s width 96 was best too, with width 64 (the smallest on the ladder, which the
+# rule picks there) 0.2% behind: the best size hardly moves, because most parameters are the
+# embedding tables.
 
 
 def calibrate(budget_s: float = 300.0, base: dict | None = None, batch_size: int = 8,
@@ -92,7 +90,7 @@ def calibrate(budget_s: float = 300.0, base: dict | None = None, batch_size: int
     base = {k: v for k, v in (base or {}).items()
             if k in ModelConfig.__dataclass_fields__ and k not in shape}
     compiled = budget_s >= COMPILE_MIN_BUDGET_S if compile is None else compile
-    usable = max(1.0, budget_s - (COMPILE_SECONDS if compiled else 0.0))
+    usable = max(1.0, budget_s - (COMPILE_COLD_S if compiled else 0.0))
     rows = []
     for width, layers, heads in tqdm(LADDER, desc="calibrating", disable=not progress):
         cfg = ModelConfig(**{**base, "vocab_size": vocab_size, "width": width, "layers": layers,

@@ -19,7 +19,7 @@ import torch
 from safetensors.torch import load_model, save_model
 from tokenizers import Tokenizer
 
-from .model import GPT, ModelConfig, build_model
+from .models import LanguageModel, ModelConfig, build_model
 
 FORMAT = "tinylm-checkpoint"
 FORMAT_VERSION = 1
@@ -68,7 +68,7 @@ def sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def save(path: str | Path, model: GPT, tokenizer: Tokenizer, info: dict,
+def save(path: str | Path, model: LanguageModel, tokenizer: Tokenizer, info: dict,
          metrics: dict | None = None, state: dict | None = None) -> Path:
     """Write a checkpoint; `info` is stored in checkpoint.json (configs, status, ...)."""
     path = Path(path)
@@ -132,6 +132,34 @@ def load(path: str | Path, device: str | torch.device = "cpu") -> Checkpoint:
         except json.JSONDecodeError:
             metrics = {}
     return Checkpoint(model, tokenizer, cfg, index, metrics, path)
+
+
+def training_state(optimizer, batches, **progress) -> dict:
+    """An unfinished run's resume state (optimizer, RNGs, and `progress`: elapsed_s, tokens,
+    step, history), in types `torch.load(weights_only=True)` accepts."""
+    rng = batches.state_dict()["rng"]
+    return {"optimizer": optimizer.state_dict(), "torch_rng": torch.get_rng_state(),
+            "batches": {"rng": {**rng, "state": {k: str(v) for k, v in rng["state"].items()}}},
+            **progress}
+
+
+def restore_training(path: Path, model, optimizer, batches) -> dict:
+    """Load an unfinished run from `path` into a freshly built model, optimizer and batches;
+    returns its progress (elapsed_s, tokens, step, history)."""
+    ckpt = load(path)
+    state = ckpt.resume_state()
+    if state is None:
+        raise CheckpointError(f"{path}: this run finished ({ckpt.info.get('status')}); there is "
+                              "nothing to resume. Train a new run instead")
+    if ckpt.model_config != model.cfg:
+        raise CheckpointError(f"{path}: the checkpoint's model config differs from this run's; "
+                              "resume with the same settings (the CLI reads them from the folder)")
+    model.load_state_dict(ckpt.model.state_dict())
+    optimizer.load_state_dict(state["optimizer"])
+    torch.set_rng_state(state["torch_rng"])
+    rng = state["batches"]["rng"]
+    batches.load_state_dict({"rng": {**rng, "state": {k: int(v) for k, v in rng["state"].items()}}})
+    return {k: state[k] for k in ("elapsed_s", "tokens", "step", "history")}
 
 
 def _read_index(path: Path) -> dict:

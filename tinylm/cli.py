@@ -15,7 +15,7 @@ import typing
 from pathlib import Path
 
 from .data import DataConfig
-from .model import ModelConfig
+from .models import ModelConfig
 from .sample import SampleConfig
 from .train import TrainConfig
 

@@ -13,7 +13,13 @@ import numpy as np
 import torch
 
 from .device import autocast
-from .model import lm_loss
+from .models import eval_mode
+
+
+def bits_per_byte(nats: float, nbytes: float) -> float:
+    """Surprise in nats over `nbytes` bytes of text, as bits per byte (also: a loss in nats per
+    token with `nbytes` = bytes per token)."""
+    return nats / nbytes / math.log(2)
 
 
 @torch.no_grad()
@@ -22,28 +28,21 @@ def evaluate(model: torch.nn.Module, windows: torch.Tensor, token_bytes: np.ndar
              batch_size: int = 32) -> dict:
     """Loss over fixed windows [n, context + 1]: each window predicts its last `context` tokens."""
     device = torch.device(device)
-    was_training = model.training
-    model.eval()
     nats, tokens, nbytes = 0.0, 0, 0
     lengths = torch.from_numpy(np.asarray(token_bytes))
-    try:
+    with eval_mode(model):
         for i in range(0, len(windows), batch_size):
             w = windows[i:i + batch_size]
             x, y = w[:, :-1].to(device), w[:, 1:]
             with autocast(device, dtype):
-                if hasattr(model, "eval_nats"):  # e.g. the diffusion model's NLL bound
-                    nats += float(model.eval_nats(x, y.to(device)))
-                else:
-                    nats += lm_loss(model(x), y.to(device), reduction="sum").item()
+                nats += float(model.nll(x, y.to(device)))
             tokens += y.numel()
             nbytes += int(lengths[y].sum())
-    finally:
-        model.train(was_training)
     return metrics_from_totals(nats, tokens, nbytes)
 
 
 def metrics_from_totals(nats: float, tokens: int, nbytes: int) -> dict:
     """val_loss (nats/token), val_bpb (bits/byte) and val_ppl from summed surprise."""
     loss = nats / tokens
-    return {"val_loss": loss, "val_bpb": nats / nbytes / math.log(2),
+    return {"val_loss": loss, "val_bpb": bits_per_byte(nats, nbytes),
             "val_ppl": math.exp(min(loss, 50.0)), "tokens": tokens, "bytes": nbytes}

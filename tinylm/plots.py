@@ -355,7 +355,7 @@ def train_recipe(spec: dict, budget_s: float, title: str = "", **kwargs):
     The training text is capped as quick mode asks (`quick.data_cap`), so quick runs stay quick.
     """
     from .data import DataConfig, prepare
-    from .model import ModelConfig
+    from .models import ModelConfig
     from .recipes import configs
     from .train import train
 
@@ -661,15 +661,9 @@ def samples(models: dict, prompts: list[str], **settings) -> HTML:
 
 def token_records(model, tokenizer, prompt: str = "", top: int = 5, **settings) -> list[dict]:
     """Each generated token with the probability the model gave it and its top alternatives."""
-    from .sample import SampleConfig, stream_tokens
+    from .sample import token_records as records
 
-    records = []
-    for token, probs in stream_tokens(model, tokenizer, prompt, SampleConfig(**settings)):
-        best = probs.topk(top)
-        records.append({"id": token, "text": tokenizer.decode([token]), "prob": float(probs[token]),
-                        "top": [(tokenizer.decode([int(i)]), float(p))
-                                for p, i in zip(best.values, best.indices)]})
-    return records
+    return records(model, tokenizer, prompt, top, **settings)
 
 
 def prob_colour(p: float) -> str:

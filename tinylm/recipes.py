@@ -15,7 +15,7 @@ from __future__ import annotations
 import dataclasses
 
 from .data import DataConfig
-from .model import ModelConfig
+from .models import ModelConfig
 from .train import TrainConfig
 
 RECIPES: dict[str, dict] = {

@@ -6,7 +6,7 @@ import os
 
 import torch
 
-from .model import ModelConfig
+from .models import ModelConfig, param_count
 
 BYTES_FP32 = 4
 
@@ -15,9 +15,7 @@ def estimate_bytes(cfg: ModelConfig, batch_size: int) -> dict:
     """Rough peak memory of a training step: weights, gradients, Adam state, activations."""
     d, v, t, layers = cfg.width, cfg.vocab_size, cfg.context, cfg.layers
     hidden = int(cfg.mlp_ratio * d)
-    per_layer = 4 * d * d + (3 if cfg.mlp == "swiglu" else 2) * d * hidden
-    params = v * d * (1 if cfg.tie_embeddings else 2) + layers * per_layer
-    params += t * d if cfg.positions == "learned" else 0
+    params = param_count(cfg)
     weights = params * BYTES_FP32
     optimizer = 2 * weights
     tokens = batch_size * t

@@ -11,6 +11,8 @@ from pathlib import Path
 import torch
 from filelock import FileLock, Timeout
 
+from .version import __version__
+
 
 def new_run_dir(root: str | Path = "runs") -> Path:
     """A fresh folder name like runs/20261128-201530-a3f9 (never reused)."""
@@ -40,8 +42,6 @@ class RunLock:
 
 def environment(device: torch.device, dtype: torch.dtype, threads: int) -> dict:
     """Versions and hardware a result was measured with, recorded in every metrics.json."""
-    from . import __version__
-
     return {"tinylm_version": __version__, "torch_version": torch.__version__,
             "python_version": platform.python_version(), "platform": platform.platform(),
             "device": str(device), "dtype": str(dtype).removeprefix("torch."),

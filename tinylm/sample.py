@@ -13,6 +13,7 @@ import torch
 from tokenizers import Tokenizer
 
 from .corpus import EOT
+from .models import eval_mode
 
 
 @dataclass
@@ -64,7 +65,7 @@ def stream_tokens(model, tokenizer: Tokenizer, prompt: str = "",
     """Yield (token id, the model's full next-token distribution) one token at a time."""
     cfg = cfg or SampleConfig()
     cfg.validate()
-    if getattr(model.cfg, "family", "gpt") == "mdlm":
+    if model.writes_all_at_once:
         raise ValueError("a diffusion model writes all tokens at once, not one by one; "
                          "use tinylm.generate()")
     if not isinstance(prompt, str):
@@ -74,9 +75,7 @@ def stream_tokens(model, tokenizer: Tokenizer, prompt: str = "",
     device = next(model.parameters()).device
     context = model.cfg.context
     gen = torch.Generator().manual_seed(cfg.seed) if cfg.seed is not None else None
-    was_training = model.training
-    model.eval()
-    try:
+    with eval_mode(model):
         for _ in range(cfg.max_new_tokens):
             x = torch.tensor([ids[-context:]], device=device)
             logits = model(x)[0, -1].cpu()
@@ -87,15 +86,13 @@ def stream_tokens(model, tokenizer: Tokenizer, prompt: str = "",
                 return
             ids.append(token)
             yield token, full
-    finally:
-        model.train(was_training)
 
 
 def stream(model, tokenizer: Tokenizer, prompt: str = "", **settings) -> Iterator[str]:
     """Yield text as it is generated (whole characters only: a UTF-8 character can span
     several byte-level tokens). A diffusion model writes all positions at once: one piece."""
     cfg = SampleConfig(**settings)
-    if getattr(model.cfg, "family", "gpt") == "mdlm":
+    if model.writes_all_at_once:
         yield _unmasked(model, tokenizer, prompt, cfg)
         return
     ids: list[int] = []
@@ -113,14 +110,27 @@ def stream(model, tokenizer: Tokenizer, prompt: str = "", **settings) -> Iterato
 
 def _unmasked(model, tokenizer: Tokenizer, prompt: str, cfg: SampleConfig) -> str:
     """A diffusion model's continuation of `prompt`, by iterative unmasking."""
-    from .diffusion import sample
-
     cfg.validate()
-    room = model.cfg.context - len(tokenizer.encode(prompt).ids) - 1
-    return sample(model, tokenizer, prompt, length=max(1, min(cfg.max_new_tokens, room)),
-                  temperature=cfg.temperature or 1e-6, seed=cfg.seed)[len(prompt):]
+    prompt_ids = [tokenizer.token_to_id(EOT)] + tokenizer.encode(prompt).ids
+    room = model.cfg.context - len(prompt_ids)
+    with eval_mode(model):
+        ids = model.unmask(prompt_ids, length=max(1, min(cfg.max_new_tokens, room)),
+                           temperature=cfg.temperature or 1e-6, seed=cfg.seed)
+    return tokenizer.decode(ids)
 
 
 def generate(model, tokenizer: Tokenizer, prompt: str = "", **settings) -> str:
     """The prompt followed by the generated continuation."""
     return prompt + "".join(stream(model, tokenizer, prompt, **settings))
+
+
+def token_records(model, tokenizer: Tokenizer, prompt: str = "", top: int = 5,
+                  **settings) -> list[dict]:
+    """Each generated token with the probability the model gave it and its top alternatives."""
+    records = []
+    for token, probs in stream_tokens(model, tokenizer, prompt, SampleConfig(**settings)):
+        best = probs.topk(top)
+        records.append({"id": token, "text": tokenizer.decode([token]), "prob": float(probs[token]),
+                        "top": [(tokenizer.decode([int(i)]), float(p))
+                                for p, i in zip(best.values, best.indices)]})
+    return records

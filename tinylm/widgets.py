@@ -37,7 +37,7 @@ from . import quick
 from .calibrate import measure_throughput
 from .checkpoint import load
 from .data import DataConfig, TokenData, prepare
-from .model import ModelConfig, build_model
+from .models import ModelConfig, param_count, train_flops_per_token
 from .resources import available_bytes, estimate_bytes
 from .sample import stream
 from .train import TrainConfig, TrainResult, train
@@ -85,17 +85,7 @@ def sampling_panel(model=None, tokenizer=None, checkpoint=None, **defaults) -> S
 
 # --- numbers shown next to the sliders ------------------------------------------------------
 
-def count_params(cfg: ModelConfig) -> int:
-    """Exact parameter count, without allocating weights (fast enough to follow a slider)."""
-    with torch.device("meta"):
-        return sum(p.numel() for p in build_model(cfg).parameters())
-
-
-def train_flops_per_token(cfg: ModelConfig) -> float:
-    """Training FLOPs per token: 6 x multiply-adds through the weights, plus attention."""
-    d, hidden = cfg.width, cfg.mlp_ratio * cfg.width
-    weights = cfg.layers * (4 * d * d + 2 * d * hidden) + cfg.vocab_size * d
-    return 6.0 * weights + 6.0 * cfg.layers * cfg.context * d
+count_params = param_count
 
 
 def _shape(cfg: ModelConfig, batch_size: int) -> tuple:

@@ -11,14 +11,15 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 
-from .model import count_params, lm_loss
+from .config import ModelConfig
+from .layers import LanguageModel, lm_loss
 
 
-class LSTMLM(nn.Module):
-    def __init__(self, cfg):
-        super().__init__()
-        cfg.validate()
-        self.cfg = cfg
+class LSTMLM(LanguageModel):
+    attends = False
+
+    def __init__(self, cfg: ModelConfig):
+        super().__init__(cfg)
         self.tok_emb = nn.Embedding(cfg.vocab_size, cfg.width)
         self.pos_emb = None
         self.rnn = nn.LSTM(cfg.width, cfg.width, num_layers=cfg.layers, batch_first=True,
@@ -33,12 +34,7 @@ class LSTMLM(nn.Module):
 
     def forward(self, idx: torch.Tensor, targets: torch.Tensor | None = None):
         """Logits [B, T, vocab], or the mean loss when `targets` are given."""
-        if idx.shape[1] > self.cfg.context:
-            raise ValueError(f"sequence of {idx.shape[1]} tokens is longer than the context "
-                             f"{self.cfg.context}; crop it first")
-        h, _ = self.rnn(self.tok_emb(idx))
+        self.check_length(idx.shape[1])
+        h, _ = self.rnn(self.tok_emb(idx))  # [B, T, width]
         logits = self.head(self.norm(h))
         return logits if targets is None else lm_loss(logits, targets)
-
-    def num_params(self, non_embedding: bool = False) -> int:
-        return count_params(self, non_embedding)

@@ -1,0 +1,48 @@
+"""A GPT-style decoder-only transformer, every choice in `ModelConfig`.
+
+The switches cover the GPT-2 recipe (learned positions, LayerNorm, GELU, tied embeddings)
+and the modern one (rotary positions, RMSNorm, SwiGLU or ReLU², QK-norm, untied head,
+zero-initialised output projections, logit soft-capping), so the book can change one thing at
+a time and measure it.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn as nn
+
+from .config import ModelConfig
+from .layers import Block, LanguageModel, init_gpt2, lm_loss, make_norm
+
+
+class GPT(LanguageModel):
+    def __init__(self, cfg: ModelConfig):
+        super().__init__(cfg)
+        self.tok_emb = nn.Embedding(cfg.vocab_size, cfg.width)
+        self.pos_emb = nn.Embedding(cfg.context, cfg.width) if cfg.positions == "learned" else None
+        self.drop = nn.Dropout(cfg.dropout)
+        self.blocks = nn.ModuleList(Block(cfg) for _ in range(cfg.layers))
+        self.norm = make_norm(cfg.norm, cfg.width)
+        self.head = nn.Linear(cfg.width, cfg.vocab_size, bias=False)
+        if cfg.tie_embeddings:
+            self.head.weight = self.tok_emb.weight
+        init_gpt2(self, cfg.layers, zero_proj=cfg.zero_init_proj)
+        if not cfg.tie_embeddings and cfg.zero_init_proj:
+            nn.init.zeros_(self.head.weight)
+
+    def forward(self, idx: torch.Tensor, targets: torch.Tensor | None = None) -> torch.Tensor:
+        """Logits [B, T, vocab] for token ids [B, T] (T <= context), or the mean loss in
+        nats/token when `targets` [B, T] are given."""
+        t = idx.shape[1]
+        self.check_length(t)
+        x = self.tok_emb(idx)  # [B, T, width]
+        if self.pos_emb is not None:
+            x = x + self.pos_emb.weight[:t]
+        x = self.drop(x)
+        for block in self.blocks:
+            x = block(x)
+        logits = self.head(self.norm(x))  # [B, T, vocab]
+        if self.cfg.logit_softcap:
+            cap = self.cfg.logit_softcap
+            logits = cap * torch.tanh(logits / cap)
+        return logits if targets is None else lm_loss(logits, targets)
