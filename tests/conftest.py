@@ -7,6 +7,7 @@ import socket
 from pathlib import Path
 
 import pytest
+from fast import FAST_TRAIN, SMALL_DATA, TINY_MODEL
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("TINYLM_DATA_DIR", ROOT.parent / "shared" / "data")).resolve()
@@ -37,14 +38,19 @@ def small_data():
     """TinyStories capped to 1 MB with a 512-token vocabulary: prepares in about a second."""
     import tinylm
 
-    return tinylm.prepare(tinylm.DataConfig(corpus="tinystories", vocab_size=512,
-                                            max_train_bytes=1_000_000, max_val_bytes=60_000),
-                          progress=False)
+    return tinylm.prepare(tinylm.DataConfig(**SMALL_DATA), progress=False)
 
 
 @pytest.fixture(scope="session")
 def tiny_model_cfg(small_data):
     import tinylm
 
-    return tinylm.ModelConfig(vocab_size=small_data.vocab_size, context=64, width=32, layers=2,
-                              heads=2)
+    return tinylm.ModelConfig(vocab_size=small_data.vocab_size, **TINY_MODEL)
+
+
+@pytest.fixture(scope="session")
+def fast_cfg():
+    """`fast_cfg(budget_s=2, ...)`: the fast TrainConfig with some settings changed."""
+    import tinylm
+
+    return lambda **changes: tinylm.TrainConfig(**{**FAST_TRAIN, **changes})

@@ -6,12 +6,12 @@ import pytest
 from tinylm import checkpoint
 from tinylm.checkpoint import CheckpointError, load
 from tinylm.models import GPT
-from tinylm.train import TrainConfig, train
+from tinylm.train import train
 
 
 @pytest.fixture()
-def saved(small_data, tiny_model_cfg, tmp_path):
-    cfg = TrainConfig(budget_s=1.0, device="cpu", compile="off", threads=1, final_eval_tokens=2048)
+def saved(small_data, tiny_model_cfg, fast_cfg, tmp_path):
+    cfg = fast_cfg(budget_s=1.0, final_eval_tokens=2048)
     train(small_data, tiny_model_cfg, cfg, out_dir=tmp_path / "ck", progress=False)
     return tmp_path / "ck"
 

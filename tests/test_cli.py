@@ -4,10 +4,8 @@ import subprocess
 import sys
 
 import pytest
-
-SMALL = ["--corpus", "tinystories", "--vocab", "512", "--max-train-bytes", "1000000",
-         "--max-val-bytes", "60000"]
-TINY_MODEL = ["--width", "32", "--layers", "2", "--heads", "2", "--context", "64"]
+from fast import SMALL
+from fast import TINY_MODEL_FLAGS as TINY_MODEL
 
 
 def cli(*args, timeout=300):
@@ -58,7 +56,8 @@ def test_sample_is_seeded(trained_dir):
     (["train", "--corpus", "nosuchcorpus"], "unknown corpus 'nosuchcorpus'"),
     (["train", "--corpus", "/no/such/file.txt"], "no such file"),
     (["train", "--lr", "0"], "lr must be > 0"),
-    (["train", "--mlp", "tanh"], "unknown mlp 'tanh'"),
+    (["train", "--mlp", "tanh"], "argument --mlp: invalid choice: 'tanh'"),
+    (["train", "--widht", "64"], "unrecognized arguments: --widht 64"),
     (["train", "--vocab", "70000"], "vocab_size must be an integer from 256 to 65535"),
     (["train", "--batch-size", "0"], "batch_size must be a positive integer"),
     (["eval", "/no/such/run"], "no checkpoint folder at /no/such/run"),
@@ -81,3 +80,19 @@ def test_non_utf8_file_is_refused(tmp_path):
 def test_argparse_errors_exit_2():
     r = cli("train", "--budget", "soon")
     assert r.returncode == 2 and "invalid float value" in r.stderr
+
+
+def test_every_flag_says_what_it_does_and_lists_its_choices():
+    import dataclasses
+
+    from tinylm import DataConfig, ModelConfig, TrainConfig
+    from tinylm.cli import build_parser
+    from tinylm.sample import SampleConfig
+
+    for cls in (DataConfig, ModelConfig, TrainConfig, SampleConfig):
+        for f in dataclasses.fields(cls):
+            assert len(f.metadata.get("help", "")) > 10, f"{cls.__name__}.{f.name} has no help"
+    train = build_parser()._subparsers._group_actions[0].choices["train"]
+    actions = {a.dest: a for a in train._actions}
+    assert actions["mlp"].choices == ("gelu", "swiglu", "relu2")
+    assert "MLP" in actions["mlp"].help and "default gelu" in actions["mlp"].help

@@ -4,6 +4,7 @@ import time
 
 import numpy as np
 import pytest
+import torch
 
 import tinylm
 from tinylm.corpus import DataError, load_corpus, split_documents
@@ -127,9 +128,14 @@ def test_byte_vocabulary():
 
 def test_val_windows_are_fixed_and_checked(small_data):
     a = val_windows(small_data.val, 64, 4096)
-    b = val_windows(small_data.val, 64, 4096)
-    assert a.shape == (64, 65) and bool((a == b).all())
-    assert bool(a[1, 0] == a[0, 64])  # consecutive, non-overlapping targets
+    assert a.shape == (64, 65)
+    # window i holds tokens [64 i, 64 i + 64] of the validation stream, read straight from it
+    val = np.asarray(small_data.val, dtype=np.int64)
+    assert bool((a[0] == torch.from_numpy(val[:65])).all())
+    assert bool((a[63] == torch.from_numpy(val[63 * 64:63 * 64 + 65])).all())
+    assert bool(a[1, 0] == a[0, 64])  # consecutive windows share one token: no target twice
+    # a smaller cap is a prefix of the larger one: every run scores the same windows
+    assert bool((val_windows(small_data.val, 64, 1024) == a[:16]).all())
     with pytest.raises(DataError, match="too few for one window"):
         val_windows(small_data.val[:10], 64)
 

@@ -5,7 +5,8 @@ import os
 import subprocess
 import sys
 
-from test_cli import SMALL, TINY_MODEL
+from fast import SMALL
+from fast import TINY_MODEL_FLAGS as TINY_MODEL
 
 
 def test_torchrun_two_cpu_processes(tmp_path):

@@ -4,6 +4,7 @@ import math
 
 import pytest
 import torch
+from fast import FAST_TRAIN
 
 import tinylm
 from tinylm.models import MaskedDiffusionLM, ModelConfig, build_model
@@ -11,8 +12,7 @@ from tinylm.train import TrainConfig, train
 
 
 def quick(**kw):
-    return TrainConfig(**{**dict(budget_s=5.0, device="cpu", compile="off", threads=1,
-                                 final_eval_tokens=4096, lr=3e-3), **kw})
+    return TrainConfig(**{**FAST_TRAIN, "budget_s": 5.0, "final_eval_tokens": 4096, **kw})
 
 
 @pytest.mark.parametrize("family", ["lstm", "mdlm"])

@@ -1,4 +1,5 @@
 import itertools
+import math
 
 import pytest
 import torch
@@ -67,3 +68,26 @@ def test_too_long_input_is_refused():
     model = GPT(ModelConfig(vocab_size=300, context=8, width=8, layers=1, heads=1))
     with pytest.raises(ValueError, match="longer than the context"):
         model(torch.zeros(1, 9, dtype=torch.long))
+
+
+def test_validation_is_per_family():
+    # an LSTM has no attention heads: a width that no head count divides is fine for it
+    ModelConfig(family="lstm", vocab_size=300, width=98, heads=2).validate()
+    with pytest.raises(ValueError, match="rotary positions need an even head size"):
+        ModelConfig(family="gpt", vocab_size=300, width=98, heads=2).validate()
+    with pytest.raises(ValueError, match="unknown family 'rnn': use one of gpt, lstm, mdlm"):
+        ModelConfig(family="rnn").validate()
+
+
+def test_behaviour_lives_on_the_model_classes():
+    from tinylm.models import REGISTRY, build_model, param_count, train_flops_per_token
+
+    for family, cls in REGISTRY.items():
+        cfg = ModelConfig(family=family, vocab_size=300, context=16, width=16, layers=1, heads=2)
+        model = build_model(cfg)
+        assert type(model) is cls and model.writes_all_at_once == (family == "mdlm")
+        assert param_count(cfg) == model.num_params()  # the meta-device count is exact
+        assert train_flops_per_token(cfg) == model.train_flops_per_token() > 0
+        y = torch.randint(0, 300, (2, 16))
+        nats = float(model.nll(y, y))
+        assert 0 < nats < 2 * 16 * 2 * math.log(300)

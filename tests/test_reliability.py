@@ -17,8 +17,8 @@ from hypothesis import strategies as st
 import tinylm
 from tinylm.checkpoint import load
 from tinylm.corpus import DataError, load_corpus
-from tinylm.models import GPT, ModelConfig
-from tinylm.train import TrainConfig, train
+from tinylm.models import ModelConfig, build_model
+from tinylm.train import TrainConfig, lr_at, train
 
 ANY_VALUE = st.one_of(st.none(), st.booleans(), st.integers(-5, 300), st.floats(allow_nan=True),
                       st.text(max_size=8), st.sampled_from(["gelu", "rmsnorm", "rotary", "cosine",
@@ -33,11 +33,12 @@ def test_model_config_either_works_or_raises_value_error(fields):
                          **fields})
     try:
         cfg.validate()
-    except ValueError:
+    except ValueError as e:  # the message names a setting that was given
+        assert any(name in str(e) for name in (*fields, "head size")), str(e)
         return
     if cfg.width * cfg.layers * cfg.context > 50_000:
         return  # valid but too big to build in a unit test
-    model = GPT(cfg)
+    model = build_model(cfg)
     assert model(torch.zeros(1, cfg.context, dtype=torch.long)).shape[-1] == cfg.vocab_size
 
 
@@ -45,10 +46,15 @@ def test_model_config_either_works_or_raises_value_error(fields):
 @given(st.dictionaries(st.sampled_from([f for f in TrainConfig.__dataclass_fields__]), ANY_VALUE,
                        max_size=5))
 def test_train_config_either_validates_or_raises_value_error(fields):
+    cfg = TrainConfig(**fields)
     try:
-        TrainConfig(**fields).validate()
-    except ValueError:
-        pass
+        cfg.validate()
+    except ValueError as e:  # the defaults are valid, so the message names a setting given
+        assert any(name in str(e) for name in fields), str(e)
+        return
+    for frac in (0.0, 0.01, 0.5, 0.99, 1.0):  # a valid config has a usable schedule
+        lr = lr_at(cfg, frac)
+        assert math.isfinite(lr) and 0 <= lr <= cfg.lr
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

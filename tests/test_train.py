@@ -1,8 +1,10 @@
+import importlib
 import json
 import math
 
 import pytest
 import torch
+from fast import FAST_TRAIN
 
 import tinylm
 from tinylm.checkpoint import load
@@ -15,9 +17,7 @@ REQUIRED_METRICS = {"val_loss", "val_bpb", "val_ppl", "tokens_seen", "tokens_per
 
 
 def quick(**kw):
-    base = dict(budget_s=4.0, batch_size=8, lr=3e-3, device="cpu", compile="off", threads=1,
-                final_eval_tokens=8192)
-    return TrainConfig(**{**base, **kw})
+    return TrainConfig(**{**FAST_TRAIN, "budget_s": 4.0, **kw})
 
 
 def test_loss_falls_and_metrics_are_complete(small_data, tiny_model_cfg, tmp_path):
@@ -165,3 +165,73 @@ def test_quick_mode_scales_budgets_data_and_final_evaluation(monkeypatch):
     assert quick_mode.eval_tokens(262_144) == quick_mode.eval_tokens(None) == 16_384
     assert quick_mode.eval_tokens(4096) == 4096
     assert quick_mode.data_cap() == 2_000_000
+
+
+@pytest.fixture()
+def fresh_compile_state():
+    from tinylm import compiling
+
+    compiling.forget_failure()
+    yield compiling
+    compiling.forget_failure()
+
+
+class _FailsInBackward(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x):
+        return x.clone()
+
+    @staticmethod
+    def backward(ctx, grad):
+        raise RuntimeError("C++ compile error: g++ exited with 1\nlong compiler output...")
+
+
+@pytest.mark.parametrize("where", ["forward", "backward"])
+def test_compile_failure_anywhere_in_the_first_step_falls_back_to_eager(
+        small_data, tiny_model_cfg, fresh_compile_state, monkeypatch, capsys, where):
+    train_module = importlib.import_module("tinylm.train")
+
+    def broken_compile(fn, **kwargs):
+        def compiled(x, y):
+            if where == "forward":
+                raise RuntimeError("InductorError: no working C++ compiler\ntraceback...")
+            return _FailsInBackward.apply(fn(x, y))
+        return compiled
+
+    monkeypatch.setattr(train_module.torch, "compile", broken_compile)
+    result = train(small_data, tiny_model_cfg, quick(budget_s=2.0, compile="on"), progress=False)
+    assert result.status == "completed" and result.metrics["compiled"] is False
+    assert result.metrics["steps"] > 5  # it went on training, eager
+    notice = [line for line in capsys.readouterr().err.splitlines() if "torch.compile" in line]
+    assert len(notice) == 1 and "training without torch.compile" in notice[0]
+    assert "--compile off" in notice[0] and "traceback" not in notice[0]
+    # remembered for the process: "auto" does not try again
+    assert not train_module.want_compile(quick(budget_s=600, compile="auto"), torch.device("cpu"))
+
+
+def test_missing_compiler_is_found_before_compiling(small_data, tiny_model_cfg,
+                                                    fresh_compile_state, monkeypatch, capsys):
+    train_module = importlib.import_module("tinylm.train")
+    from torch._inductor import cpp_builder
+
+    def no_compiler():
+        raise RuntimeError("no C++ compiler")  # what inductor raises when none is found
+
+    monkeypatch.setattr(cpp_builder, "get_cpp_compiler", no_compiler)
+    monkeypatch.setattr(train_module.torch, "compile", lambda *a, **k: pytest.fail("compiled"))
+    assert fresh_compile_state.compile_problem() == "no C++ compiler found"
+    cpu = torch.device("cpu")
+    assert not train_module.want_compile(quick(budget_s=600, compile="auto"), cpu)
+    result = train(small_data, tiny_model_cfg, quick(budget_s=1.0, compile="on"), progress=False)
+    assert result.metrics["compiled"] is False
+    err = capsys.readouterr().err
+    assert "no C++ compiler found; training without torch.compile" in err
+    assert "g++" in err or "Visual Studio" in err or "xcode-select" in err
+
+
+def test_missing_python_headers_are_named(fresh_compile_state, monkeypatch, tmp_path):
+    import sysconfig
+
+    monkeypatch.setattr(sysconfig, "get_paths", lambda: {"include": str(tmp_path)})
+    assert "Python headers are missing" in fresh_compile_state.compile_problem()
+    assert fresh_compile_state.compile_problem("mps") == "torch.compile is unreliable on Apple MPS"

@@ -25,8 +25,9 @@ HIDDEN = {"cache_dir"}
 
 
 def add_dataclass_flags(parser: argparse.ArgumentParser, cls, skip=()) -> None:
-    """One flag per dataclass field, typed from its annotation, defaulting to None (unset)."""
-    group = parser.add_argument_group(cls.__name__)
+    """One flag per dataclass field, typed from its annotation, with the field's own help and
+    choices (`options.option`), defaulting to None (unset: the config's default applies)."""
+    group = parser.add_argument_group(cls.__name__, (cls.__doc__ or "").splitlines()[0])
     hints = typing.get_type_hints(cls)
     for f in dataclasses.fields(cls):
         if f.name in skip:
@@ -35,12 +36,16 @@ def add_dataclass_flags(parser: argparse.ArgumentParser, cls, skip=()) -> None:
         kind = hints[f.name]
         if isinstance(kind, types.UnionType):  # int | None
             kind = next(a for a in typing.get_args(kind) if a is not type(None))
+        text = f"{f.metadata.get('help', '')} (default {f.default})".strip()
         if kind is bool:
             group.add_argument(flag, dest=f.name, action=argparse.BooleanOptionalAction,
-                               default=None, help=f"(default {f.default})")
+                               default=None, help=text)
+        elif "choices" in f.metadata:
+            group.add_argument(flag, dest=f.name, choices=f.metadata["choices"], default=None,
+                               help=text)
         else:
             group.add_argument(flag, dest=f.name, type=_number(kind), default=None,
-                               metavar=kind.__name__.upper(), help=f"(default {f.default})")
+                               metavar=kind.__name__.upper(), help=text)
 
 
 def _number(kind):
@@ -61,8 +66,16 @@ def pick(cls, args: argparse.Namespace, base: dict | None = None):
     return cls(**values)
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """Usage errors in one line too (argparse prints the whole usage first): what was wrong,
+    and where to read the rest."""
+
+    def error(self, message: str):
+        self.exit(2, f"error: {message} (see `{self.prog} --help`)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m tinylm", description=__doc__.splitlines()[0])
+    p = OneLineParser(prog="python -m tinylm", description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="command", required=True)
 
     t = sub.add_parser("train", help="train for a wall-clock budget, save, print a sample")
@@ -93,9 +106,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_dataclass_flags(r, DataConfig, skip=HIDDEN)
 
     c = sub.add_parser("calibrate", help="measure this machine and pick a model size for a budget")
-    c.add_argument("--budget", type=float, default=300.0)
-    c.add_argument("--batch-size", type=int, default=8)
-    c.add_argument("--vocab", type=int, default=4096)
+    c.add_argument("--budget", type=float, default=300.0, help="training budget to size for")
+    c.add_argument("--batch-size", type=int, default=TrainConfig.batch_size)
+    c.add_argument("--vocab", type=int, default=DataConfig.vocab_size)
     return p
 
 

@@ -22,6 +22,7 @@ EOT = "<|endoftext|>"
 DOC_SEPARATOR = re.compile(r"\n?<\|endoftext\|>\n?")
 TEXT_SUFFIXES = (".txt", ".txt.gz", ".jsonl", ".jsonl.gz", ".parquet")
 MAX_REPLACED_FRACTION = 0.01  # above this share of invalid bytes a file is not text
+MAX_TRAIN_BYTES = 50_000_000  # default cap on training text: Goedecke trained on ~50 MB
 
 # Named corpora on the Hub: (dataset, config, train split, validation split, text column).
 HUB_CORPORA = {
@@ -53,7 +54,7 @@ class Corpus:
 
 def load_corpus(
     corpus: str = "tinystories",
-    max_train_bytes: int | None = 50_000_000,
+    max_train_bytes: int | None = MAX_TRAIN_BYTES,
     max_val_bytes: int | None = 1_000_000,
     val_fraction: float = 0.05,
 ) -> Corpus:

@@ -20,7 +20,8 @@ from filelock import FileLock
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 from tqdm.auto import tqdm
 
-from .corpus import EOT, DataError, fingerprint, load_corpus
+from .corpus import EOT, MAX_TRAIN_BYTES, DataError, fingerprint, load_corpus
+from .options import option
 
 CACHE_VERSION = 1
 MAX_VOCAB = 65535  # token ids are stored as uint16
@@ -30,11 +31,14 @@ MAX_VOCAB = 65535  # token ids are stored as uint16
 class DataConfig:
     """Which text, how much of it, and how it is tokenized."""
 
-    corpus: str = "tinystories"
-    vocab_size: int = 4096  # tokens including end-of-text; 256 = plain bytes (257 with it)
-    max_train_bytes: int | None = 50_000_000  # Goedecke trained on ~50 MB
-    max_val_bytes: int | None = 1_000_000
-    cache_dir: str | None = None  # default: $TINYLM_CACHE_DIR or ~/.cache/tinylm
+    corpus: str = option("tinystories", "tinystories, simplewiki, or a local file or folder of "
+                                        ".txt/.txt.gz/.jsonl/.parquet text")
+    vocab_size: int = option(4096, "BPE vocabulary including end-of-text (256: plain bytes)")
+    max_train_bytes: int | None = option(MAX_TRAIN_BYTES, "cap on the training text in bytes "
+                                                          "(None: all of it)")
+    max_val_bytes: int | None = option(1_000_000, "cap on the validation text in bytes")
+    cache_dir: str | None = option(None, "token cache (default: $TINYLM_CACHE_DIR or "
+                                         "~/.cache/tinylm)")
 
     def validate(self) -> None:
         if not isinstance(self.vocab_size, int) or not 256 <= self.vocab_size <= MAX_VOCAB:

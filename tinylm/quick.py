@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import os
 
+from .corpus import MAX_TRAIN_BYTES
+
 QUICK_SCALE = 0.05  # 60 s becomes 3 s
 QUICK_MIN_S = 2.0
+QUICK_TRAIN_BYTES = 2_000_000
 
 
 def is_quick() -> bool:
@@ -21,9 +24,9 @@ def budget(seconds: float) -> float:
     return max(QUICK_MIN_S, seconds * QUICK_SCALE) if is_quick() else float(seconds)
 
 
-def data_cap(max_train_bytes: int | None = 50_000_000) -> int | None:
-    """Training-text cap: 2 MB in quick mode, so tokenizing takes about a second."""
-    return 2_000_000 if is_quick() else max_train_bytes
+def data_cap(max_train_bytes: int | None = MAX_TRAIN_BYTES) -> int | None:
+    """Training-text cap: `QUICK_TRAIN_BYTES` in quick mode, so tokenizing takes about a second."""
+    return QUICK_TRAIN_BYTES if is_quick() else max_train_bytes
 
 
 QUICK_EVAL_TOKENS = 16_384

@@ -14,17 +14,20 @@ from tokenizers import Tokenizer
 
 from .corpus import EOT
 from .models import eval_mode
+from .options import option
 
 
 @dataclass
 class SampleConfig:
     """Decoding settings; temperature 0 means greedy (always the most likely token)."""
 
-    max_new_tokens: int = 200
-    temperature: float = 0.8
-    top_k: int | None = None
-    top_p: float | None = None
-    seed: int | None = 0
+    max_new_tokens: int = option(200, "tokens to generate at most (a story may end sooner)")
+    temperature: float = option(0.8, "randomness: 0 = always the most likely token, 1 = the "
+                                     "model's own distribution")
+    top_k: int | None = option(None, "sample only among the k most likely tokens")
+    top_p: float | None = option(None, "sample only among the most likely tokens that hold this "
+                                       "share of the probability")
+    seed: int | None = option(0, "random seed: the same seed gives the same text")
 
     def validate(self) -> None:
         if isinstance(self.max_new_tokens, bool) or not isinstance(self.max_new_tokens, int) \
