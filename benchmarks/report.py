@@ -1,12 +1,13 @@
-"""Print the markdown tables of benchmarks/README.md from the stored results (no training)."""
+"""Print the markdown tables of benchmarks/README.md from the stored results (no training).
+
+    python -m benchmarks.report [ideas|STUDY]
+"""
 
 from __future__ import annotations
 
-import json
 import sys
-from pathlib import Path
 
-RESULTS = Path(__file__).resolve().parent / "results"
+from tinylm.results import read_study, results_dir
 
 # The verdict on each screened idea (the measurements are read from the results).
 VERDICTS = {
@@ -36,8 +37,9 @@ VERDICTS = {
 
 
 def rows(study: str) -> list[dict]:
-    f = RESULTS / study / "summary.json"
-    return json.loads(f.read_text())["rows"] if f.exists() else []
+    """The study's summary rows, labelled as stored (the verdicts above are keyed by those)."""
+    found = read_study(results_dir() / study)
+    return found.rows if found else []
 
 
 def change(label: str, base: str) -> str:
@@ -60,7 +62,7 @@ def ideas_table() -> str:
 
 
 def study_table(study: str) -> str:
-    f = RESULTS / study / "summary.md"
+    f = results_dir() / study / "summary.md"
     return f.read_text() if f.exists() else f"(study {study} not run yet)\n"
 
 

@@ -1,6 +1,6 @@
 """Run recipes side by side: same data, same validation windows, same budget, fixed seeds.
 
-    python benchmarks/run.py --study recipe-300s --budget 300 --repeats 2 gpt2 default
+    python -m benchmarks.run --study recipe-300s --budget 300 --repeats 2 gpt2 default
 
 Writes benchmarks/results/STUDY/: runs.jsonl (one line per run, appended as runs finish, so an
 interrupted study resumes where it stopped), summary.json and summary.md (medians, spread,
@@ -20,8 +20,6 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 # Every compiled run pays a cold compile, as a student's first run does (set to 1 to reuse).
 os.environ.setdefault("TORCHINDUCTOR_FX_GRAPH_CACHE", "0")
 os.environ.setdefault("TORCHINDUCTOR_AUTOGRAD_CACHE", "0")
@@ -30,6 +28,7 @@ import torch  # noqa: E402
 
 import tinylm  # noqa: E402
 from tinylm.recipes import configs, parse_spec, settings  # noqa: E402
+from tinylm.results import REPO, read_runs  # noqa: E402
 
 LOCK = Path("/tmp/tinylm-bench.lock")
 # every run ends with one story from the same prompt and settings (the book shows them)
@@ -58,7 +57,7 @@ def main(argv=None) -> int:
     p.add_argument("--repeats", type=int, default=1)
     p.add_argument("--corpus", default="tinystories")
     p.add_argument("--seed", type=int, default=1000)
-    p.add_argument("--out", default=str(ROOT / "benchmarks" / "results"))
+    p.add_argument("--out", default=str(REPO / "benchmarks" / "results"))
     p.add_argument("--peak", action="store_true", help="also measure bf16/fp32 matmul peak")
     args = p.parse_args(argv)
     folder = Path(args.out) / args.study
@@ -114,11 +113,6 @@ def matmul_peak(n: int = 1024, seconds: float = 3.0) -> dict:
     return out
 
 
-def read_runs(folder: Path) -> list[dict]:
-    f = folder / "runs.jsonl"
-    return [json.loads(line) for line in f.read_text().splitlines() if line] if f.exists() else []
-
-
 def summarize(folder: Path, order: list[str] | None = None) -> dict:
     runs = read_runs(folder)
     labels = order or list(dict.fromkeys(r["recipe"] for r in runs))
@@ -166,28 +160,11 @@ def short_labels(labels: list[str]) -> dict[str, str]:
 
 
 def plot_curves(runs: list[dict], labels: list[str], path: Path) -> None:
-    import matplotlib
+    from tinylm.notebook.display import png
+    from tinylm.notebook.figures import harness_curves
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    names = short_labels(labels)
-    fig, ax = plt.subplots(figsize=(9, 4.5))
-    for i, label in enumerate(labels):
-        for r in (r for r in runs if r["recipe"] == label):
-            pts = [(h["elapsed_s"], h["val_bpb"]) for h in r["metrics"]["history"] if "val_bpb" in h]
-            if pts:
-                ax.plot(*zip(*pts), color=f"C{i % 10}", alpha=0.8,
-                        label=names[label] if r["repeat"] == 0 else None)
-            ax.plot(r["metrics"]["train_seconds"], r["metrics"]["val_bpb"], "o", color=f"C{i % 10}")
-    ax.set(xlabel="wall-clock seconds of training",
-           ylabel="validation bits per byte\n(line: sampled windows, dot: final, all windows)",
-           title=path.parent.name)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    fig = harness_curves(runs, short_labels(labels), title=path.parent.name)
+    path.write_bytes(png(fig, dpi=110))
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """Implementation speed at equal model size: tokens/s of full training steps, side by side.
 
-    python benchmarks/throughput.py --width 64 --layers 5 --heads 2 --repeats 5
+    python -m benchmarks.throughput --width 64 --layers 5 --heads 2 --repeats 5
 
 Two architectures (GPT-2 style with AdamW, and the default recipe's with Muon) at the same width,
 each run three ways: fp32 eager (the baseline implementation, as in Goedecke's experiment), bf16
@@ -17,20 +17,15 @@ import argparse
 import json
 import statistics
 import sys
-from pathlib import Path
 
 from tqdm.auto import tqdm
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "benchmarks"))
-
-from run import bench_lock  # noqa: E402
-
-from tinylm.calibrate import time_steps, training_step  # noqa: E402
-from tinylm.device import set_threads  # noqa: E402
-from tinylm.models import ModelConfig  # noqa: E402
-from tinylm.recipes import RECIPES  # noqa: E402
+from benchmarks.run import bench_lock
+from tinylm.calibrate import time_steps, training_step
+from tinylm.device import set_threads
+from tinylm.models import ModelConfig
+from tinylm.recipes import RECIPES
+from tinylm.results import REPO
 
 ARCH = {"gpt2": {k: RECIPES["gpt2"][k] for k in ("mlp", "norm", "positions", "tie_embeddings")},
         "default": {}}
@@ -80,7 +75,7 @@ def main(argv=None) -> int:
         same = {r["implementation"]: r["tokens_per_s"] for r in rows if r["architecture"] == arch}
         print(f"  {arch}: bf16 compiled / fp32 eager = "
               f"{same['bf16 compiled'] / same['fp32 eager']:.2f}x (same model, implementation only)")
-    out = ROOT / "benchmarks" / "results" / "throughput"
+    out = REPO / "benchmarks" / "results" / "throughput"
     out.mkdir(parents=True, exist_ok=True)
     meta = {"width": args.width, "layers": args.layers, "heads": args.heads,
             "context": args.context, "batch_size": args.batch_size,

@@ -1,14 +1,18 @@
 """The benchmark harness end to end, on a tiny budget: records, summary, ratios, resume."""
 
 import json
+import os
+import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+from benchmarks import fit_calibration, run
+from tinylm import measured
+from tinylm.results import read_runs
 
-import run  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 TINY = ("width=32,layers=2,heads=2,context=64,vocab_size=512,max_train_bytes=1000000,"
         "max_val_bytes=60000,final_eval_tokens=4096,batch_size=4")
@@ -25,6 +29,7 @@ def study(tmp_path_factory):
 def test_every_run_is_recorded_with_metrics_and_a_sample(study):
     folder, specs = study
     runs = [json.loads(line) for line in (folder / "runs.jsonl").read_text().splitlines()]
+    assert read_runs(folder) == runs
     assert [r["recipe"] for r in runs] == specs
     for r in runs:
         assert r["budget_s"] == 2 and r["metrics"]["val_bpb"] > 0
@@ -51,3 +56,18 @@ def test_a_finished_study_is_not_rerun(study, capsys):
     before = (folder / "runs.jsonl").read_text()
     assert run.main(["--study", "tiny", "--budget", "2", "--out", str(folder.parent), *specs]) == 0
     assert (folder / "runs.jsonl").read_text() == before
+
+
+def test_scripts_run_as_modules_from_the_repository_root():
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "TINYLM_RESULTS_DIR")}
+    proc = subprocess.run([sys.executable, "-m", "benchmarks.report"], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("| study | change |") and "screen-90s" in proc.stdout
+
+
+def test_fitted_constants_are_named_as_in_measured(capsys):
+    fit = fit_calibration.main()
+    constants = [k for k in fit if k.isupper()]
+    assert constants and all(hasattr(measured, k) for k in constants), constants
+    assert fit["COMPILE_COLD_S"] == measured.COMPILE_COLD_S

@@ -1,15 +1,12 @@
 """The Jupyter Book builds (quick mode) with every chapter's figures, widgets and local scripts.
 
-One build from the repository root, exactly the documented command plus a temporary output
-folder, with `-W` so any warning (a broken reference, a failed cell) fails it.
+One build from the repository root per session (the `quick_book_html` fixture of conftest.py,
+shared with test_browser.py): the documented command plus a temporary output folder, with `-W`.
 """
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -21,19 +18,9 @@ MIN_IMAGES = {"01": 3, "02": 3, "03": 2, "04": 2}
 WIDGET_PAGES = ("03", "04")
 
 
-@pytest.fixture(scope="module")
-def html(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("book")
-    env = {**os.environ, "TINYLM_QUICK": "1"}
-    cmd = [str(Path(sys.executable).parent / "jupyter-book"), "build", ".",
-           "--config", "book/_config.yml", "--toc", "book/_toc.yml", "--path-output", str(out),
-           "-W", "--keep-going"]
-    proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
-    log = proc.stdout + proc.stderr
-    assert proc.returncode == 0, f"book build failed:\n{log[-6000:]}"
-    # test_browser.py (which runs after this file) checks the same build in Chromium
-    os.environ["TINYLM_BOOK_HTML"] = str(out / "_build" / "html")
-    return out / "_build" / "html"
+@pytest.fixture
+def html(quick_book_html) -> Path:
+    return quick_book_html
 
 
 def _page(html: Path, stem: str) -> str:
@@ -78,6 +65,11 @@ def test_scripts_are_served_locally(html):
 
 
 @pytest.mark.slow
-def test_launch_buttons_are_configured(html):
+def test_launch_buttons_follow_the_project_url(html):
+    """Buttons to Binder (and Colab, for a GitHub address) only once the project has a public
+    address (tinylm.version.PROJECT_URL, copied into book/_config.yml by book/configure.py)."""
+    from tinylm.version import PROJECT_URL
+
     page = _page(html, CHAPTERS[1])
-    assert "colab.research.google.com" in page and "mybinder.org" in page
+    assert ("mybinder.org" in page) == bool(PROJECT_URL)
+    assert ("colab.research.google.com" in page) == str(PROJECT_URL).startswith("https://github.com/")

@@ -3,12 +3,12 @@
 Without Chromium or playwright these tests skip, except in CI (CI=true), where they fail.
 Screenshots of failures go to $TINYLM_ARTIFACTS (or a pytest temporary folder); the path is
 printed. JupyterLab runs in quick mode (TINYLM_QUICK=1): the default budget is 2 s. The book
-test reads book/_build/html (or $TINYLM_BOOK_HTML); it skips when that is missing, but fails in CI.
+test checks the quick build of the `quick_book_html` fixture (conftest.py; built once per
+session, shared with test_book.py), so it does not depend on which file runs first.
 """
 
 from __future__ import annotations
 
-import os
 import re
 import time
 from dataclasses import dataclass
@@ -54,7 +54,7 @@ def notebook(tmp_path_factory, artifacts, browser, expect):
     root = tmp_path_factory.mktemp("lab")
     panel_cell = lab.chapter_panel_cell()
     lab.write_notebook(root / "panels.ipynb",
-                       ["import tinylm.widgets", panel_cell, "tinylm.widgets.sampling_panel()"])
+                       [lab.IMPORT_CELL, panel_cell, "nb.sampling_panel()"])
     log = artifacts / f"jupyterlab-{time.strftime('%H%M%S')}.log"
     print(f"\n[browser test] panel cell: {panel_cell}; JupyterLab log: {log}")
     with lab.jupyter_lab(root, log) as url, lab.new_page(browser) as page:
@@ -175,14 +175,9 @@ def test_sampling_panel_text_changes_with_the_seed(notebook, expect):
 
 
 def test_built_book_shows_figures_and_widget_state(artifacts, expect, request):
-    html_dir = Path(os.environ.get("TINYLM_BOOK_HTML", lab.ROOT / "book" / "_build" / "html"))
-    if not (html_dir / "index.html").exists():
-        reason = (f"the built book is missing ({html_dir}); build it first: jupyter-book build . "
-                  "--config book/_config.yml --toc book/_toc.yml --path-output book")
-        if lab.in_ci():
-            pytest.fail(reason + " (CI is set: the book must be built before this test)",
-                        pytrace=False)
-        pytest.skip(reason)
+    # requested here, after `expect` checked for Chromium: no browser, no three-minute build
+    html_dir = request.getfixturevalue("quick_book_html")
+    assert (html_dir / "index.html").exists(), html_dir
     pages = sorted((html_dir / "chapters").glob("*.html"))
     with_widgets = [p for p in pages
                     if "application/vnd.jupyter.widget-view+json" in p.read_text(errors="replace")]
@@ -190,7 +185,7 @@ def test_built_book_shows_figures_and_widget_state(artifacts, expect, request):
                           "chapters with panels must be executed by the book build")
     chosen = next((p for p in with_widgets if p.stem == "03_size_sweep"), with_widgets[0])
     has_panel = "tinylm-training-panel" in chosen.read_text(errors="replace")
-    browser = request.getfixturevalue("browser")  # started only once the book is known to exist
+    browser = request.getfixturevalue("browser")  # started only once the book is built
     with lab.static_server(html_dir) as url, lab.new_page(browser) as page:
         failed = []
         page.on("requestfailed", lambda r: failed.append(r.url))

@@ -3,7 +3,7 @@ import os
 
 import pytest
 
-from tinylm import checkpoint
+from tinylm import checkpoint, folder
 from tinylm.checkpoint import CheckpointError, load
 from tinylm.models import GPT
 from tinylm.train import train
@@ -48,9 +48,13 @@ def test_newer_format_version(saved):
 
 def test_incompatible_config(saved):
     index = json.loads((saved / "checkpoint.json").read_text())
-    index["model_config"]["width"] = 64
+    index["model_config"]["width"] = 16
     (saved / "checkpoint.json").write_text(json.dumps(index))
     with pytest.raises(CheckpointError, match="weights do not match"):
+        load(saved)
+    index["model_config"]["width"] = 256  # a bigger model than the file holds: never built
+    (saved / "checkpoint.json").write_text(json.dumps(index))
+    with pytest.raises(CheckpointError, match="too small for the model config"):
         load(saved)
     index["model_config"]["colour"] = "red"
     (saved / "checkpoint.json").write_text(json.dumps(index))
@@ -80,10 +84,12 @@ def test_crash_while_saving_keeps_the_previous_checkpoint(saved, small_data, tin
             raise OSError("disk pulled out")
         real_replace(src, dst)
 
-    monkeypatch.setattr(checkpoint.os, "replace", crash_on_commit)
-    with pytest.raises(OSError):
+    monkeypatch.setattr(folder.os, "replace", crash_on_commit)
+    with pytest.raises(checkpoint.SaveError, match="disk pulled out"):
         checkpoint.save(saved, GPT(tiny_model_cfg), small_data.tokenizer, {"status": "x"})
     monkeypatch.undo()
+    assert not [f for f in saved.iterdir() if f.name.endswith(".tmp")]  # nothing left behind
+    assert sorted(f.name for f in saved.glob("weights-*")) == [before.info["weights"]]
     after = load(saved)
     for p, q in zip(before.model.parameters(), after.model.parameters()):
         assert (p == q).all()

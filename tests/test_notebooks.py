@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from pathlib import Path
 
 import nbformat
 import pytest
+
+from tinylm import notebook as nb
 
 ROOT = Path(__file__).resolve().parents[1]
 CHAPTERS = sorted((ROOT / "chapters").glob("[0-9][0-9]_*.ipynb"))
@@ -106,43 +109,41 @@ def stored(tmp_path, monkeypatch):
 
 
 def test_plots_on_a_stored_study(stored):
-    from tinylm import plots
-
-    ablations = plots.load_studies("ablations-")
+    ablations = nb.load_studies("ablations-")
     assert [s.name for s in ablations] == ["ablations-300s"]
-    rows = plots.effects(ablations[0])
+    rows = nb.effects(ablations[0])
     verdicts = {r["recipe"]: r["verdict"] for r in rows}
     assert verdicts == {"gpt2": "baseline", "gpt2:positions=rotary": "helps",
                         "gpt2:mlp=swiglu": "no clear effect"}
-    rotary = plots.find(rows, "rotary")[0]
+    rotary = nb.find(rows, "rotary")[0]
     assert rotary["change"] == "positions=rotary" and rotary["delta_bpb"] < 0
-    assert "helps" in " ".join(plots.verdict_text(rotary).split())
-    assert "swiglu" in plots.verdicts(rows, keep=("hurts", "no clear effect"))
-    assert "rotary" not in plots.verdicts(rows, keep=("hurts",))
-    assert plots.verdicts([], word="rotary").startswith("No stored result")
-    assert "<table" in plots.effects_table(rows)._repr_html_()
-    for fig in (plots.delta_bars(rows), plots.study_curves(ablations[0])):
+    assert "helps" in " ".join(nb.verdict_text(rotary).split())
+    assert "swiglu" in nb.verdicts(rows, keep=("hurts", "no clear effect"))
+    assert "rotary" not in nb.verdicts(rows, keep=("hurts",))
+    assert nb.verdicts([], word="rotary").startswith("No stored result")
+    assert "<table" in nb.effects_table(rows)._repr_html_()
+    for fig in (nb.delta_bars(rows), nb.study_curves(ablations[0])):
         assert fig._repr_png_().startswith(b"\x89PNG")
 
-    sweeps = plots.load_studies("sizes-")
+    sweeps = nb.load_studies("sizes-")
     assert [s.budget_s for s in sweeps] == [60.0, 300.0]
-    assert [r["params"] for r in plots.optima(sweeps)] == [800_000, 1_200_000]
+    assert [r["params"] for r in nb.optima(sweeps)] == [800_000, 1_200_000]
     measured = [{"params": 400_000, "eager_tokens_per_s": 20_000.0}]
-    for fig in (plots.size_curves(sweeps), plots.throughput(sweeps, measured),
-                plots.optimum_vs_budget(sweeps)):
+    for fig in (nb.size_curves(sweeps), nb.throughput(sweeps, measured),
+                nb.optimum_vs_budget(sweeps)):
         assert fig._repr_png_().startswith(b"\x89PNG")
-    best = plots.optimum(sweeps[0])
-    text = " ".join(plots.calibration({"tokens_per_s": 5 * best["tokens_per_s"]}, best, sweeps).split())
+    best = nb.optimum(sweeps[0])
+    text = " ".join(nb.calibration({"tokens_per_s": 5 * best["tokens_per_s"]}, best, sweeps).split())
     assert "5.00 times" in text and "(300 s)" in text  # 5x faster: 300 s here ~ 1500 s there
 
-    commands = plots.harness_commands(["sizes-"], out="runs/x")
-    assert len(commands) == 2 and commands[0][2:6] == ["--study", "sizes-60s", "--budget", "60"]
+    commands = nb.harness_commands(["sizes-"], out="runs/x")
+    assert len(commands) == 2 and commands[0][0] == sys.executable
+    assert commands[0][1:7] == ["-m", "benchmarks.run", "--study", "sizes-60s", "--budget", "60"]
 
 
 def test_stored_settings_override_stored_specs(stored):
     """Runs that store their complete settings are rerun and described by those settings, not
     by a spec that meant something else under older defaults."""
-    from tinylm import plots
     from tinylm.recipes import defaults
 
     runs = stored / "sizes-60s" / "runs.jsonl"
@@ -152,19 +153,17 @@ def test_stored_settings_override_stored_specs(stored):
         r["settings"] = {**defaults(), **r["spec"], "layers": old_depth,
                          "corpus": "tinystories", "budget_s": 60.0, "seed": r["seed"]}
     runs.write_text("".join(json.dumps(r) + "\n" for r in records))
-    study = plots.load_study("sizes-60s")
+    study = nb.load_study("sizes-60s")
     name = f"default:width=48,layers={old_depth}"  # the label in today's terms
     assert name in [r["recipe"] for r in study.rows] and name in [r["recipe"] for r in study.runs]
     assert study.baseline == name
     assert study.spec(name) == {"width": 48, "layers": old_depth}
-    assert name in plots.harness_commands(["sizes-60s"])[0]
-    assert plots.describe_spec(study.spec(f"default:width=160,layers={old_depth}"),
-                               study.spec(name)) == "width=160"
+    assert name in nb.harness_commands(["sizes-60s"])[0]
+    assert nb.describe_spec(study.spec(f"default:width=160,layers={old_depth}"),
+                            study.spec(name)) == "width=160"
 
 
 def test_family_plots_on_stored_studies(tmp_path, monkeypatch):
-    from tinylm import plots
-
     monkeypatch.setenv("TINYLM_RESULTS_DIR", str(tmp_path))
     for budget, lstm_bpb in ((60, 1.10), (300, 1.05)):
         _write_study(tmp_path, f"families-{budget}s", budget, {
@@ -177,41 +176,70 @@ def test_family_plots_on_stored_studies(tmp_path, monkeypatch):
     records = [json.loads(line) for line in runs.read_text().splitlines()]
     records[0]["sample"] = {"prompt": "Once upon a time", "text": "Once upon a time, a cat."}
     runs.write_text("".join(json.dumps(r) + "\n" for r in records))
-    studies = plots.load_studies("families-")
-    rows = plots.family_rows(studies)
+    studies = nb.load_studies("families-")
+    rows = nb.family_rows(studies)
     assert len(rows) == 8
     assert {r["family"] for r in rows} == {"transformer", "LSTM", "diffusion (MDLM, bound)"}
-    text = " ".join(plots.family_verdicts(studies).split())
+    text = " ".join(nb.family_verdicts(studies).split())
     assert "60 s: best transformer default (770,000 parameters" in text
     assert "val_bpb 1.1000, 8.9% higher than the transformer" in text  # 1.10 / 1.01
     assert "val_bpb 2.0000" in text
-    assert plots.family_sizes(studies)._repr_png_().startswith(b"\x89PNG")
-    table = plots.stored_samples(studies[1])._repr_html_()
+    assert nb.family_sizes(studies)._repr_png_().startswith(b"\x89PNG")
+    table = nb.stored_samples(studies[1])._repr_html_()
     assert "a cat." in table and table.count("<tr>") == 2  # header and the one stored sample
-    assert "stored no samples" in plots.stored_samples(studies[0]).text
-    assert isinstance(plots.family_sizes([]), plots.HTML)
-    assert plots.family_verdicts([]) == "No stored family studies."
+    assert "stored no samples" in nb.stored_samples(studies[0]).text
+    assert isinstance(nb.family_sizes([]), nb.HTML)
+    assert nb.family_verdicts([]) == "No stored family studies."
 
 
 def test_missing_studies_give_notes_not_errors(tmp_path, monkeypatch, capsys):
-    from tinylm import plots
+    monkeypatch.setenv("TINYLM_RESULTS_DIR", str(tmp_path))
+    assert nb.load_study("recipe-300s") is None
+    assert "No stored results" in capsys.readouterr().out
+    assert nb.load_studies("sizes-") == []
+    assert "No stored results for studies 'sizes-*'" in capsys.readouterr().out
+    for out in (nb.effects_table(nb.effects(None)), nb.delta_bars([]), nb.size_curves([]),
+                nb.throughput([]), nb.optimum_vs_budget([]), nb.study_curves(None),
+                nb.table([])):
+        assert isinstance(out, nb.HTML)
+    assert set(nb.recipe_specs(None)) == {"gpt2", "default"}
+    assert "No stored run" in nb.calibration({"tokens_per_s": 1000.0}, None, [])
+    assert nb.load_studies("sizes-", quiet=True) == [] and capsys.readouterr().out == ""
+
+
+def test_the_core_store_says_nothing_unless_asked(tmp_path, monkeypatch, capsys):
+    """tinylm.results shows nothing itself (no IPython in core): a missing study is None, and
+    the message goes to `warn` when one is given (the notebook layer shows it as a note)."""
+    from tinylm import results
 
     monkeypatch.setenv("TINYLM_RESULTS_DIR", str(tmp_path))
-    assert plots.load_study("recipe-300s") is None
-    assert "No stored results" in capsys.readouterr().out
-    assert plots.load_studies("sizes-") == []
-    for out in (plots.effects_table(plots.effects(None)), plots.delta_bars([]), plots.size_curves([]),
-                plots.throughput([]), plots.optimum_vs_budget([]), plots.study_curves(None),
-                plots.table([])):
-        assert isinstance(out, plots.HTML)
-    assert set(plots.recipe_specs(None)) == {"gpt2", "default"}
-    assert "No stored run" in plots.calibration({"tokens_per_s": 1000.0}, None, [])
+    messages = []
+    assert results.load_study("recipe-300s") is None
+    assert results.load_studies("sizes-") == []
+    assert capsys.readouterr().out == ""
+    assert results.load_study("recipe-300s", warn=messages.append) is None
+    assert results.load_studies("sizes-", warn=messages.append) == []
+    assert len(messages) == 2 and all(m.startswith("No stored results") for m in messages)
+    assert results.read_runs(tmp_path / "nothing") == []
+    command = results.harness_commands(["recipe-300s"])[0]  # known before anything is stored
+    assert command[1:5] == ["-m", "benchmarks.run", "--study", "recipe-300s"]
+
+
+def test_one_loss_line_for_every_curve():
+    from tinylm.evaluate import bits_per_byte
+
+    fig, ax = nb.figure()
+    history = _history(0.1)
+    line = nb.loss_line(ax, history, bytes_per_token=4.0)
+    assert list(line.get_ydata()) == [bits_per_byte(r["train_loss"], 4.0) for r in history]
+    assert nb.loss_line(ax, history, "no_such_key") is None
+    runs = [{"recipe": "a", "repeat": 0, "metrics": {"history": history, "train_seconds": 9.0,
+                                                      "val_bpb": 2.0}}]
+    assert nb.png(nb.figures.harness_curves(runs, {"a": "a"}, "t")).startswith(b"\x89PNG")
 
 
 def test_live_loss_collects_without_a_notebook():
-    from tinylm import plots
-
-    live = plots.LiveLoss("run")
+    live = nb.LiveLoss("run")
     for record in _history(0.1):
         live({"event": "log", **record})
     live({"event": "end", "val_bpb": 1.5, "val_ppl": 20.0})
@@ -220,13 +248,11 @@ def test_live_loss_collects_without_a_notebook():
 
 
 def test_token_colouring_and_repetition():
-    from tinylm import plots
-
     records = [{"id": 1, "text": " a<b>", "prob": 0.9, "top": [(" a<b>", 0.9), (" c", 0.05)]},
                {"id": 2, "text": " d", "prob": 0.1, "top": [(" e", 0.6), (" d", 0.1)]}]
-    markup = plots.tokens_html(records, "Once")._repr_html_()
+    markup = nb.tokens_html(records, "Once")._repr_html_()
     assert "&lt;b&gt;" in markup and markup.count("<span title=") == 2
-    assert plots.alternatives(records, 1)._repr_png_().startswith(b"\x89PNG")
-    assert plots.repetition("a b c d a b c d a b c d") > 0.5
-    assert plots.repetition("one two three four five") == 0.0
+    assert nb.alternatives(records, 1)._repr_png_().startswith(b"\x89PNG")
+    assert nb.repetition("a b c d a b c d a b c d") > 0.5
+    assert nb.repetition("one two three four five") == 0.0
 

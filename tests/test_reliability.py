@@ -97,7 +97,7 @@ def test_resume_matches_an_uninterrupted_run(small_data, tiny_model_cfg, tmp_pat
 KILL_SCRIPT = textwrap.dedent("""
     import os, sys, time
     import tinylm
-    from tinylm import checkpoint
+    from tinylm import checkpoint, folder
     data = tinylm.prepare(tinylm.DataConfig(corpus="tinystories", vocab_size=512,
                           max_train_bytes=1_000_000, max_val_bytes=60_000), progress=False)
     cfg = tinylm.ModelConfig(vocab_size=data.vocab_size, context=64, width=32, layers=2, heads=2)
@@ -110,7 +110,7 @@ KILL_SCRIPT = textwrap.dedent("""
             print("IN_SAVE", flush=True)
             time.sleep(60)
         real(src, dst)
-    checkpoint.os.replace = slow_replace
+    folder.os.replace = slow_replace
     with __import__("torch").no_grad():
         for p in model.parameters():
             p.add_(1.0)

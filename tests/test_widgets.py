@@ -11,22 +11,23 @@ import pytest
 import torch
 
 import tinylm
-from tinylm import widgets
+from tinylm import notebook as nb
+from tinylm.notebook.panels import kernel, results, speed
 
 
 @pytest.fixture(autouse=True)
 def _small_and_fast(monkeypatch, small_data):
-    """Panels train on the shared 512-token test data, with a fixed speed (no calibration)."""
-    monkeypatch.setattr(widgets, "_prepare", lambda corpus, vocab: small_data)
-    monkeypatch.setattr(widgets, "_LATEST", {})
-    monkeypatch.setattr(widgets, "_SPEED", {})
+    """Panels train on the shared 512-token test data, with no speed measured yet."""
+    monkeypatch.setattr(kernel, "prepare", lambda corpus, vocab: small_data)
+    monkeypatch.setattr(kernel, "LATEST", {})
+    monkeypatch.setattr(speed, "SPEEDS", speed.SpeedEstimator())
 
 
 def small_panel(**kw):
     settings = {"width": 32, "layers": 2, "heads": 2, "context": 64, "vocab": 512, "batch_size": 8,
                 "budget": 2, "sample_tokens": 20, "final_eval_tokens": 2048, "threads": 1,
                 "calibrate_speed": False, **kw}
-    return tinylm.widgets.training_panel(**settings)
+    return nb.training_panel(**settings)
 
 
 def test_labels_follow_the_sliders():
@@ -43,7 +44,7 @@ def test_labels_follow_the_sliders():
 
 def test_expected_tokens_scale_with_the_budget_and_model():
     panel = small_panel()
-    widgets.remember_speed(panel.model_config(), 8, 10_000.0)
+    panel.speeds.remember(panel.model_config(), 8, 10_000.0)
     panel.budget.value = 30
     assert "300k tokens" in panel.tokens_label.value and "measured" in panel.tokens_label.value
     panel.width.value = 128  # more FLOPs per token: fewer tokens, and only estimated
@@ -91,7 +92,7 @@ def test_train_shows_curve_metrics_sample_and_a_results_row():
     panel.wait(60)
     rows = list(csv.DictReader(io.StringIO(panel.to_csv())))
     assert [r["width"] for r in rows] == ["32", "48"]
-    assert set(rows[0]) == set(widgets.RESULT_COLUMNS)
+    assert set(rows[0]) == set(results.RESULT_COLUMNS)
 
 
 def test_stop_ends_early_and_keeps_a_usable_model():
@@ -125,7 +126,7 @@ def test_errors_show_in_the_panel(monkeypatch):
     def broken(corpus, vocab):
         raise tinylm.DataError("no corpus here")
 
-    monkeypatch.setattr(widgets, "_prepare", broken)
+    monkeypatch.setattr(kernel, "prepare", broken)
     panel = small_panel()
     panel.train_button.click()
     assert panel.wait(30) is None
@@ -140,7 +141,7 @@ def test_unknown_settings_are_refused():
 
 
 def test_sampling_panel_uses_the_newest_trained_model_and_the_seed():
-    sampler = tinylm.widgets.sampling_panel()
+    sampler = nb.sampling_panel()
     assert sampler.generate() == "" and "No model yet" in sampler.status.value
     panel = small_panel()
     panel.train_button.click()
@@ -159,13 +160,13 @@ def test_sampling_panel_uses_the_newest_trained_model_and_the_seed():
 def test_sampling_panel_from_a_model_or_a_checkpoint(tmp_path, small_data, tiny_model_cfg):
     model = tinylm.GPT(tiny_model_cfg)
     with pytest.raises(ValueError, match="tokenizer"):
-        tinylm.widgets.sampling_panel(model=model)
-    direct = tinylm.widgets.sampling_panel(model=model, tokenizer=small_data.tokenizer,
+        nb.sampling_panel(model=model)
+    direct = nb.sampling_panel(model=model, tokenizer=small_data.tokenizer,
                                            max_new_tokens=10, prompt="Tom")
     text = direct.generate()
     assert text.startswith("Tom")
     tinylm.save(tmp_path / "ckpt", model, small_data.tokenizer, {"status": "completed"})
-    loaded = tinylm.widgets.sampling_panel(checkpoint=tmp_path / "ckpt", max_new_tokens=10,
+    loaded = nb.sampling_panel(checkpoint=tmp_path / "ckpt", max_new_tokens=10,
                                            prompt="Tom")
     assert loaded.generate() == text
 
@@ -178,16 +179,25 @@ def test_models_that_write_all_tokens_at_once_show_one_piece(small_data, tiny_mo
     model = build_model(cfg)
     pieces = list(tinylm.stream(model, small_data.tokenizer, "Hi", max_new_tokens=12, seed=3))
     assert len(pieces) == 1 and pieces[0]
-    sampler = tinylm.widgets.sampling_panel(model=model, tokenizer=small_data.tokenizer,
+    sampler = nb.sampling_panel(model=model, tokenizer=small_data.tokenizer,
                                             prompt="Hi", max_new_tokens=12, seed=3)
     assert sampler.generate() == "Hi" + pieces[0] == tinylm.generate(
         model, small_data.tokenizer, "Hi", max_new_tokens=12, seed=3)
 
 
 def test_calibration_measures_once():
+    speeds = speed.SpeedEstimator()
     cfg = tinylm.ModelConfig(vocab_size=513, context=32, width=32, layers=1, heads=2)
-    widgets.measure_speed(cfg, 4, seconds=0.1)
-    tps, exact = widgets.expected_tokens_per_s(cfg, 4)
+    speeds.measure(cfg, 4, seconds=0.1)
+    tps, exact = speeds.expected(cfg, 4)
     assert tps > 0 and exact
-    widgets.measure_speed(cfg, 8, seconds=0.1)  # already measured: no second measurement
-    assert len(widgets._SPEED) == 1
+    speeds.measure(cfg, 8, seconds=0.1)  # already measured: no second measurement
+    assert len(speeds.measured) == 1
+
+
+def test_panels_share_the_kernels_speed_measurements():
+    a, b = small_panel(), small_panel()
+    assert a.speeds is b.speeds is speed.SPEEDS
+    a.speeds.remember(a.model_config(), 8, 10_000.0)
+    b.budget.value = 30  # any change refreshes the labels
+    assert "300k tokens" in b.tokens_label.value

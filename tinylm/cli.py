@@ -22,6 +22,8 @@ from .train import TrainConfig
 # Short flag names for the fields people type most; every other field is --field-name.
 RENAMES = {"budget_s": "budget", "vocab_size": "vocab", "max_train_bytes": "max-train-bytes"}
 HIDDEN = {"cache_dir"}
+UNVERIFIED_HELP = ("load a checkpoint that records no file hashes (only one you trust: nothing "
+                   "then proves its files are the ones that were saved)")
 
 
 def add_dataclass_flags(parser: argparse.ArgumentParser, cls, skip=()) -> None:
@@ -85,6 +87,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--quiet", action="store_true", help="no progress bar")
     t.add_argument("--recipe", default="default", help="starting settings: default, gpt2 "
                    "(Goedecke's GPT-2 setup) or lstm; flags override them")
+    t.add_argument("--if-busy", choices=("wait", "go"), default="wait",
+                   help="when another tinylm training is running on this machine: wait for it "
+                   "(default) or go on alongside it (both run slower)")
     t.add_argument("--size", choices=("auto",), help="auto: measure this machine and pick the "
                    "width/layers/heads expected to be best for the budget")
     add_dataclass_flags(t, DataConfig, skip=HIDDEN)
@@ -95,11 +100,13 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("checkpoint")
     e.add_argument("--corpus", help="evaluate on this corpus instead of the training one")
     e.add_argument("--device", default="auto")
+    e.add_argument("--unverified", action="store_true", help=UNVERIFIED_HELP)
 
     s = sub.add_parser("sample", help="generate text from a checkpoint")
     s.add_argument("checkpoint")
     s.add_argument("--prompt", default="")
     s.add_argument("--device", default="cpu")
+    s.add_argument("--unverified", action="store_true", help=UNVERIFIED_HELP)
     add_dataclass_flags(s, SampleConfig)
 
     r = sub.add_parser("prepare", help="train the tokenizer and cache tokens ahead of time")
@@ -136,7 +143,7 @@ def cmd_prepare(args) -> int:
 def cmd_train(args) -> int:
     from .data import prepare
     from .recipes import parse_spec
-    from .runs import new_run_dir
+    from .runs import make_folder, new_run_dir
     from .sample import generate
     from .train import train
 
@@ -164,6 +171,7 @@ def cmd_train(args) -> int:
         base.update(sized["choice"])
         print(f"size auto: {sized['choice']} ({sized['params'] / 1e6:.2f}M params) for "
               f"{train_cfg.budget_s:g} s on this machine", file=sys.stderr)
+    out = make_folder(args.resume or args.out or new_run_dir())  # a bad folder fails now
     data = prepare(data_cfg, progress=not args.quiet)
     main_rank = int(os.environ.get("RANK", "0")) == 0  # under torchrun, rank 0 reports
     if main_rank:
@@ -171,17 +179,20 @@ def cmd_train(args) -> int:
               f"{data.meta['bytes_per_token']:.2f} bytes/token, prepared in "
               f"{data.prepare_seconds:.1f} s{' (cached)' if data.cache_hit else ''}", file=sys.stderr)
     model_cfg = pick(ModelConfig, args, {**base, "vocab_size": data.vocab_size})
-    out = Path(args.resume or args.out or new_run_dir())
     result = train(data, model_cfg, train_cfg, out_dir=out, resume=args.resume,
-                   progress=not args.quiet,
-                   info={"data_config": dataclasses.asdict(data_cfg)})
+                   progress=not args.quiet, info={"data_config": dataclasses.asdict(data_cfg)},
+                   if_busy=args.if_busy)
     if not main_rank:
         return 0
-    print(summary_line(result.metrics, out))
+    print(summary_line(result.metrics, result.out_dir))
     if result.message:
         print(result.message, file=sys.stderr)
     story = generate(result.model, data.tokenizer, args.prompt, max_new_tokens=200, seed=0)
     print("\n" + story.strip() + "\n")
+    if result.error:  # the score and the story were shown; the weights could not be kept
+        print(f"error: {result.error}; the model above was not kept: free some space or train "
+              "again with --out DIR on another disk", file=sys.stderr)
+        return 1
     return 1 if result.status == "diverged" else 0
 
 
@@ -201,7 +212,7 @@ def cmd_eval(args) -> int:
     from .evaluate import evaluate
 
     device = resolve_device(args.device)
-    ckpt = load(args.checkpoint, device)
+    ckpt = load(args.checkpoint, device, verify=not args.unverified)
     data_cfg = DataConfig(**ckpt.info.get("data_config", {}))
     train_cfg = ckpt.info.get("train_config", {})
     corpus = load_corpus(args.corpus or data_cfg.corpus, 1, data_cfg.max_val_bytes)
@@ -217,7 +228,7 @@ def cmd_sample(args) -> int:
     from .checkpoint import load
     from .sample import stream
 
-    ckpt = load(args.checkpoint, args.device)
+    ckpt = load(args.checkpoint, args.device, verify=not args.unverified)
     settings = dataclasses.asdict(pick(SampleConfig, args))
     print(args.prompt, end="", flush=True)
     for piece in stream(ckpt.model, ckpt.tokenizer, args.prompt, **settings):

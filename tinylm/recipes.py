@@ -7,7 +7,8 @@ the family studies. A recipe spec may add overrides:
 
 A spec is relative to today's defaults, which change as the book learns. So every benchmark
 run also stores its complete `settings`; `overrides` and `label` turn them back into a spec
-that means the same run under whatever the defaults are now.
+that means the same run under whatever the defaults are now. `changes` and `describe_spec` say
+in which settings two specs differ (what a study's row changed against its baseline).
 """
 
 from __future__ import annotations
@@ -101,3 +102,23 @@ def label(name: str, stored: dict) -> str:
     """A spec ('name:key=value,...') that reproduces `stored` settings under today's defaults."""
     extra = overrides(stored, name)
     return name + (":" + ",".join(f"{k}={v}" for k, v in extra.items()) if extra else "")
+
+
+def changes(spec: dict, base: dict | None = None) -> dict:
+    """The settings in which `spec` differs from `base`. A setting only `base` overrides is
+    tinylm's default in `spec` (a stored spec lists overrides, not every setting)."""
+    base, d = base or {}, defaults()
+    out = {k: v for k, v in spec.items() if k not in base or base[k] != v}
+    out.update({k: d.get(k) for k in base if k not in spec and d.get(k) != base[k]})
+    return out
+
+
+def describe_spec(spec: dict, base: dict | None = None) -> str:
+    """The settings in which `spec` differs from `base`, as 'key=value' text."""
+    return ", ".join(f"{k}={v}" for k, v in sorted(changes(spec, base).items())) or "(same settings)"
+
+
+def in_defaults(spec: dict, base: dict | None = None) -> bool:
+    """Whether every setting in which `spec` differs from `base` is tinylm's default now."""
+    d, changed = defaults(), changes(spec, base)
+    return bool(changed) and all(d.get(k) == v for k, v in changed.items())

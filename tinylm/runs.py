@@ -11,12 +11,25 @@ from pathlib import Path
 import torch
 from filelock import FileLock, Timeout
 
+from .folder import reason
 from .version import __version__
 
 
 def new_run_dir(root: str | Path = "runs") -> Path:
     """A fresh folder name like runs/20261128-201530-a3f9 (never reused)."""
     return Path(root) / f"{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(2)}"
+
+
+def make_folder(folder: str | Path) -> Path:
+    """Create a run folder, or say in one line why it cannot be (a file in the way, no
+    permission, a read-only disk): checked before minutes of work, not after."""
+    folder = Path(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise ValueError(f"cannot write to {folder}: {reason(e)}; choose another --out folder "
+                         "(out_dir=...)") from None
+    return folder
 
 
 class RunLock:
@@ -27,13 +40,16 @@ class RunLock:
         self.lock = None
 
     def acquire(self) -> None:
-        self.folder.mkdir(parents=True, exist_ok=True)
-        self.lock = FileLock(str(self.folder / ".run.lock"))
+        make_folder(self.folder)
         try:
+            self.lock = FileLock(str(self.folder / ".run.lock"))
             self.lock.acquire(timeout=0)
         except Timeout:
             raise ValueError(f"{self.folder} is being written by another training run; "
                              "choose another --out folder or wait for it to finish") from None
+        except OSError as e:
+            raise ValueError(f"cannot write to {self.folder}: {reason(e)}; choose another "
+                             "--out folder (out_dir=...)") from None
 
     def release(self) -> None:
         if self.lock is not None:

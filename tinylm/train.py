@@ -13,42 +13,27 @@ import os
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from contextlib import nullcontext
+from dataclasses import asdict
 from pathlib import Path
 
 import torch
 from torch.nn.parallel import DistributedDataParallel as DDP
 from tqdm.auto import tqdm
 
-from . import checkpoint, compiling, distributed, quick
+from . import busy, checkpoint, compiling, distributed, machine, quick
 from .data import Batches, TokenData, val_windows
-from .device import autocast, resolve_device, resolve_dtype, set_threads
+from .device import autocast, resolve_dtype, set_threads
 from .evaluate import evaluate
 from .measured import COMPILE_MIN_BUDGET_S
-from .models import LanguageModel, ModelConfig, build_model
+from .models import ModelConfig, build_model
 from .optim import make_optimizer
+from .outcome import TrainResult, run_metrics
 from .resources import check_fits
-from .runs import RunLock, environment
+from .runs import RunLock
 from .schedule import TrainConfig, lr_at
 
 __all__ = ["TrainConfig", "TrainResult", "lr_at", "train", "want_compile"]
-
-
-@dataclass
-class TrainResult:
-    """What a run produced: the model, its metrics and where they were saved."""
-
-    model: LanguageModel
-    metrics: dict
-    status: str  # completed | stopped | interrupted | diverged
-    message: str = ""
-    out_dir: Path | None = None
-    history: list = field(default_factory=list)
-
-    def __repr__(self) -> str:
-        m = self.metrics
-        return (f"TrainResult({self.status}, val_bpb={m.get('val_bpb', float('nan')):.4f}, "
-                f"val_ppl={m.get('val_ppl', float('nan')):.2f}, tokens={m.get('tokens_seen')})")
 
 
 def want_compile(cfg: TrainConfig, device: torch.device, distributed: bool = False) -> bool:
@@ -68,13 +53,17 @@ def train(data: TokenData, model_cfg: ModelConfig | None = None,
           train_cfg: TrainConfig | None = None, out_dir: str | Path | None = None,
           callback: Callable[[dict], None] | None = None, stop: Callable[[], bool] | None = None,
           resume: str | Path | None = None, progress: bool = True,
-          info: dict | None = None) -> TrainResult:
+          info: dict | None = None, if_busy: str = "warn") -> TrainResult:
     """Train a model on prepared data for `train_cfg.budget_s` seconds of wall clock.
 
     `callback(record)` gets each history record as it is made (notebooks draw live curves with
     it); `stop()` returning True ends the run early, keeping the model (the Stop button).
     Ctrl-C does the same and marks the result "interrupted". `resume` continues a checkpoint
     folder's unfinished run with its remaining budget, optimizer and schedule state.
+    `if_busy` says what to do when another tinylm training runs on this machine: "warn" (say
+    so, go on), "wait" (until it ends) or "go" (silently).
+    A checkpoint that cannot be written never ends the run: the result keeps the model and says
+    why in `error`; `result.save(other_folder)` saves it elsewhere.
     """
     model_cfg = model_cfg or ModelConfig(vocab_size=data.vocab_size)
     train_cfg = train_cfg or TrainConfig()
@@ -88,7 +77,7 @@ def train(data: TokenData, model_cfg: ModelConfig | None = None,
                           quick.eval_tokens(train_cfg.final_eval_tokens))
     batches = Batches(data.train, model_cfg.context, train_cfg.batch_size,
                       train_cfg.seed + ranks.rank)
-    device = resolve_device(train_cfg.device)
+    device = machine.device_for(train_cfg, measure=not ranks.active, progress=progress)
     if device.type == "cuda" and ranks.active:
         device = torch.device("cuda", ranks.local_rank)
     dtype = resolve_dtype(train_cfg.dtype, device)
@@ -98,6 +87,8 @@ def train(data: TokenData, model_cfg: ModelConfig | None = None,
     threads = set_threads(threads)
     torch.manual_seed(train_cfg.seed)
     check_fits(model_cfg, train_cfg.batch_size, device)
+    if ranks.main:  # before the budget starts: waiting is not training time
+        busy.check(if_busy)
     model = build_model(model_cfg).to(device)
     optimizer = make_optimizer(model, train_cfg)
     resumed = None if resume is None else \
@@ -108,32 +99,43 @@ def train(data: TokenData, model_cfg: ModelConfig | None = None,
                  ranks, resumed, callback, progress)
     info = {**(info or {}), "train_config": asdict(train_cfg), "data": data.meta}
 
-    def save(status: str, metrics: dict | None = None) -> None:
+    def save(status: str, metrics: dict | None = None) -> str:
+        """Write a checkpoint; returns "" or why it could not be written (training goes on)."""
         state = None if status == "completed" else checkpoint.training_state(
             optimizer, batches, elapsed_s=loop.elapsed(), tokens=loop.tokens, step=loop.step,
             history=loop.history)
-        checkpoint.save(out_dir, model, data.tokenizer, {**info, "status": status}, metrics, state)
+        try:
+            checkpoint.save(out_dir, model, data.tokenizer, {**info, "status": status}, metrics,
+                            state)
+        except checkpoint.SaveError as e:
+            if status == "running" and not loop.save_failed:  # say it once, keep training
+                print(f"tinylm: {e}; training goes on", file=sys.stderr)
+            loop.save_failed = True
+            return str(e)
+        return ""
 
     lock = RunLock(out_dir) if out_dir is not None else None
+    registration = busy.Registration(train_cfg.budget_s) if ranks.main else nullcontext()
     try:
         if lock:
             lock.acquire()
-        status, message = loop.run(stop, save if out_dir is not None else None)
-        train_seconds = loop.elapsed()
-        t_eval = time.perf_counter()
-        final = evaluate(model, windows, data.token_bytes, device, dtype)
-        eval_seconds = time.perf_counter() - t_eval
-        metrics = _metrics(loop, final, data, threads, status, message, train_seconds,
+        with registration:
+            status, message = loop.run(stop, save if out_dir is not None else None)
+            train_seconds = loop.elapsed()
+            t_eval = time.perf_counter()
+            final = evaluate(model, windows, data.token_bytes, device, dtype)
+            eval_seconds = time.perf_counter() - t_eval
+        metrics = run_metrics(loop, final, data, threads, status, message, train_seconds,
                            eval_seconds)
         if callback:
             callback({"event": "end", **metrics})
-        if out_dir is not None:
-            save(status, metrics)
+        error = save(status, metrics) if out_dir is not None else ""
     finally:
         if lock:
             lock.release()
-    out = Path(out_dir) if out_dir is not None else None
-    return TrainResult(model, metrics, status, message, out, loop.history)
+    out = Path(out_dir) if out_dir is not None and not error else None
+    return TrainResult(model, metrics, status, message, out, loop.history, error, data.tokenizer,
+                       info)
 
 
 class _Loop:
@@ -165,6 +167,7 @@ class _Loop:
         self.good = self._snapshot()  # weights of the last finite evaluation
         self.start = time.perf_counter()
         self.first_step_s = self.max_step_s = self.max_eval_s = 0.0
+        self.save_failed = False  # a periodic checkpoint could not be written
         self.bar = tqdm(total=round(cfg.budget_s), unit="s", disable=not progress,
                         bar_format="{l_bar}{bar}| {n:.0f}/{total:.0f}s [{remaining} left{postfix}]")
 
@@ -273,22 +276,3 @@ class _Loop:
         rate = (self.tokens - self.tokens0) / max(now - self.elapsed0, 1e-9)
         self.bar.set_postfix_str(f"loss {record['train_loss']:.3f}, {rate:,.0f} tok/s",
                                  refresh=True)
-
-
-def _metrics(loop: _Loop, final: dict, data: TokenData, threads: int, status: str,
-             message: str, train_seconds: float, eval_seconds: float) -> dict:
-    cfg, model = loop.cfg, loop.model
-    return {
-        "status": status, "message": message,
-        **{k: final[k] for k in ("val_loss", "val_bpb", "val_ppl")},
-        "val_tokens": final["tokens"], "val_bytes": final["bytes"],
-        "tokens_seen": loop.tokens, "steps": loop.step,
-        "tokens_per_s": loop.tokens / max(train_seconds, 1e-9),
-        "params": model.num_params(), "params_non_embedding": model.num_params(True),
-        "train_seconds": train_seconds, "budget_s": cfg.budget_s,
-        "first_step_seconds": loop.first_step_s, "max_step_seconds": loop.max_step_s,
-        "max_eval_seconds": loop.max_eval_s, "compiled": loop.compiled,
-        "final_eval_seconds": eval_seconds, "prepare_seconds": data.prepare_seconds,
-        **environment(loop.device, loop.dtype, threads), "world_size": loop.ranks.world,
-        "history": loop.history,
-    }

@@ -28,7 +28,8 @@ CHROMIUM = "/usr/lib/chromium/chromium"  # Debian's binary; /usr/bin/chromium is
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
                  "--disable-quic", "--no-first-run", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync"]
-DEFAULT_PANEL_CELL = "tinylm.widgets.training_panel()"
+IMPORT_CELL = "from tinylm import notebook as nb"  # what the chapters write
+DEFAULT_PANEL_CELL = "nb.training_panel()"
 
 
 def in_ci() -> bool:
@@ -140,7 +141,7 @@ def chapter_panel_cell(chapter: Path = ROOT / "chapters" / "03_size_sweep.ipynb"
             call = ast.parse(source, mode="eval").body
         except SyntaxError:
             continue
-        if (isinstance(call, ast.Call) and ast.unparse(call.func) == "tinylm.widgets.training_panel"
+        if (isinstance(call, ast.Call) and ast.unparse(call.func) == "nb.training_panel"
                 and not call.args
                 and all(isinstance(k.value, ast.Constant) for k in call.keywords)):
             return source

@@ -32,7 +32,7 @@ def main() -> None:
         root = tmp / "lab"
         root.mkdir()
         lab.write_notebook(root / "roundtrip.ipynb", [
-            "import tinylm.widgets", f"tinylm.widgets.training_panel(budget={args.budget})"])
+            lab.IMPORT_CELL, f"nb.training_panel(budget={args.budget})"])
         with lab.jupyter_lab(root, tmp / "lab.log", quick=False) as url, lab.chromium() as browser, \
                 lab.new_page(browser) as page:
             from playwright.sync_api import expect

@@ -1,0 +1,204 @@
+"""Figures of stored and live results: loss over time, sizes, speed, effects, families.
+
+Every loss-over-time line (live plots, chapter curves, the panel, the harness's curves.png) is
+drawn by `loss_line`, so they share units and style. A missing study gives a note, not a crash.
+"""
+
+from __future__ import annotations
+
+from ..analysis import FAMILY_NAMES, family_rows, optima
+from ..evaluate import bits_per_byte
+from ..results import Study
+from .display import HTML, Figure, figure, note
+
+BETTER, WORSE, NEUTRAL = "#2a9d8f", "#e76f51", "#8d99ae"
+YLABELS = {"train_loss": "training loss (nats per token)", "val_loss": "val loss (nats per token)",
+           "val_bpb": "val bits per byte"}
+
+
+def loss_line(ax, history: list[dict], key: str = "train_loss", style: str = "-",
+              bytes_per_token: float | None = None, **kwargs):
+    """`key` of history records against seconds of training, as one line (None when no record
+    has it). With `bytes_per_token`, a loss in nats per token is drawn in bits per byte."""
+    pts = [(r["elapsed_s"], r[key]) for r in history if r.get(key) is not None]
+    if not pts:
+        return None
+    if bytes_per_token is not None:
+        pts = [(x, bits_per_byte(y, bytes_per_token)) for x, y in pts]
+    (line,) = ax.plot(*zip(*pts), style, **kwargs)
+    return line
+
+
+def loss_curves(runs: dict[str, list[dict]], key: str = "train_loss", title: str = "") -> Figure:
+    """One line per run of `key` (train_loss, val_loss or val_bpb) against seconds of training."""
+    fig, ax = figure()
+    for name, history in runs.items():
+        loss_line(ax, history, key, "o-" if key.startswith("val") else "-", label=name, ms=3)
+    ax.set(xlabel="seconds of training", ylabel=YLABELS.get(key, key))
+    ax.set_title(title, fontsize=10)
+    ax.legend(fontsize=8)
+    return fig
+
+
+def study_curves(study: Study | None, key: str = "val_bpb"):
+    """Loss against time for every recipe of a study (the first repeat of each)."""
+    if study is None or not study.runs:
+        return note("No stored runs to plot.")
+    runs = {}
+    for r in study.runs:
+        runs.setdefault(r["recipe"], r["metrics"].get("history", []))
+    return loss_curves(runs, key, title=study.name)
+
+
+def harness_curves(runs: list[dict], names: dict[str, str], title: str) -> Figure:
+    """val_bpb against time of every run of a harness study, one colour per recipe
+    (`names`: {recipe: legend name}); a dot marks each final, full evaluation."""
+    fig, ax = figure(width=9, height=4.5)
+    for i, (recipe, name) in enumerate(names.items()):
+        colour = f"C{i % 10}"
+        for r in (r for r in runs if r["recipe"] == recipe):
+            loss_line(ax, r["metrics"]["history"], "val_bpb", color=colour, alpha=0.8,
+                      label=name if r["repeat"] == 0 else None)
+            ax.plot(r["metrics"]["train_seconds"], r["metrics"]["val_bpb"], "o", color=colour)
+    ax.set(xlabel="wall-clock seconds of training",
+           ylabel="validation bits per byte\n(line: sampled windows, dot: final, all windows)",
+           title=title)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    return fig
+
+
+# ---------------------------------------------------------------- the size sweep
+
+
+def _budget_label(s: Study) -> str:
+    """'300 s' for the default recipe's sweeps, the study's name for any other."""
+    return f"{s.budget_s:.0f} s" if s.budget_s and s.name.startswith("sizes-") else s.name
+
+
+def size_curves(studies: list[Study], key: str = "val_bpb"):
+    """val_bpb against parameters, one line per budget, the best size of each starred."""
+    if not studies:
+        return note("No stored size sweeps to plot.")
+    fig, ax = figure()
+    for s in studies:
+        rows = sorted(s.rows, key=lambda r: r["params"])
+        style = "o-" if s.name.startswith("sizes-") else "s--"
+        (line,) = ax.plot([r["params"] for r in rows], [r[key] for r in rows], style, ms=4,
+                          label=_budget_label(s))
+        best = min(rows, key=lambda r: r[key])
+        ax.plot(best["params"], best[key], "*", ms=16, color=line.get_color(), mec="black")
+    ax.set_xscale("log")
+    ax.set(xlabel="parameters", ylabel="val bits per byte" if key == "val_bpb" else key)
+    ax.set_title("the best size (star) for each training budget", fontsize=10)
+    ax.legend(fontsize=8)
+    return fig
+
+
+def throughput(studies: list[Study], measured: list[dict] | None = None):
+    """Training tokens per second against parameters: stored runs, and this laptop if measured."""
+    if not studies and not measured:
+        return note("No stored size sweeps to plot.")
+    fig, ax = figure()
+    for s in studies:
+        rows = sorted(s.rows, key=lambda r: r["params"])
+        ax.plot([r["params"] for r in rows], [r["tokens_per_s"] for r in rows], "o-", ms=4,
+                label=f"benchmark runs, {_budget_label(s)}")
+    if measured:
+        rows = sorted(measured, key=lambda r: r["params"])
+        speed = [r.get("tokens_per_s", r.get("eager_tokens_per_s")) for r in rows]
+        ax.plot([r["params"] for r in rows], speed, "s--", ms=5, color="black",
+                label="this machine (eager probe)")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set(xlabel="parameters", ylabel="training tokens per second")
+    ax.set_title("bigger models see fewer tokens in the same time", fontsize=10)
+    ax.legend(fontsize=8)
+    return fig
+
+
+def optimum_vs_budget(studies: list[Study]):
+    """The best parameter count against the training budget (needs two budgets or more)."""
+    if len(studies) < 2:
+        return note("Only one training budget is stored: nothing to compare yet.")
+    rows = optima(studies)
+    fig, ax = figure(height=3.0)
+    ax.plot([r["budget_s"] for r in rows], [r["params"] for r in rows], "*-", ms=12)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set(xlabel="training budget (seconds)", ylabel="best size (parameters)")
+    ax.set_title("the optimum moves with the budget", fontsize=10)
+    return fig
+
+
+# ---------------------------------------------------------------- effects and families
+
+
+def delta_bars(rows: list[dict]):
+    """Bars of val_bpb minus the baseline's, one panel per study: left of zero is better."""
+    rows = [r for r in rows if r["verdict"] != "baseline"]
+    if not rows:
+        return note("No stored results to plot.")
+    studies = list(dict.fromkeys(r["study"] for r in rows))
+    sizes = [sum(r["study"] == s for r in rows) for s in studies]
+    fig = Figure(figsize=(6.4, 0.4 * sum(sizes) + 1.1 * len(studies)), layout="constrained")
+    axes = fig.subplots(len(studies), 1, squeeze=False, height_ratios=[n + 1.5 for n in sizes])
+    for ax, study in zip(axes[:, 0], studies):
+        part = [r for r in rows if r["study"] == study]
+        colours = [BETTER if r["verdict"] == "helps" else WORSE if r["verdict"] == "hurts"
+                   else NEUTRAL for r in part]
+        y = list(range(len(part)))
+        ax.barh(y, [r["delta_bpb"] for r in part], xerr=[r["plus_minus"] for r in part],
+                color=colours, capsize=3)
+        ax.set_yticks(y, [_short(r["change"]) for r in part], fontsize=8)
+        ax.invert_yaxis()
+        ax.axvline(0, color="black", lw=0.8)
+        budget = part[0].get("budget_s")
+        ax.set_title(f"{study}" + (f" ({budget:.0f} s runs)" if budget else "")
+                     + ": one change to its first recipe", fontsize=9)
+    axes[-1, 0].set_xlabel("change in val_bpb (bits per byte; negative = better)")
+    return fig
+
+
+def _short(text: str, limit: int = 40) -> str:
+    return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
+def family_sizes(studies: list[Study]) -> Figure | HTML:
+    """val_bpb against parameters for each family, one panel per budget, each best starred."""
+    rows = family_rows(studies)
+    if not rows:
+        return note("No stored family studies to plot.")
+    budgets = sorted({r["budget_s"] for r in rows})
+    fig, axes = figure(ncols=len(budgets), width=4.6 * len(budgets), height=3.6)
+    axes = list(axes) if len(budgets) > 1 else [axes]
+    for ax, budget in zip(axes, budgets, strict=True):
+        for name in FAMILY_NAMES.values():
+            pts = sorted((r["params"], r["val_bpb"]) for r in rows
+                         if r["budget_s"] == budget and r["family"] == name)
+            if not pts:
+                continue
+            (line,) = ax.plot(*zip(*pts, strict=True), "o-", ms=4, label=name)
+            best = min(pts, key=lambda p: p[1])
+            ax.plot(*best, "*", ms=14, color=line.get_color(), mec="black")
+        ax.set_xscale("log")
+        ax.set(xlabel="parameters", ylabel="val bits per byte", title=f"{budget:.0f} s budget")
+        ax.legend(fontsize=8)
+    return fig
+
+
+# ---------------------------------------------------------------- generated text
+
+
+def alternatives(records: list[dict], position: int) -> Figure:
+    """The model's top candidates at one position of a generated text, the chosen one marked."""
+    r = records[position]
+    names = [repr(t) for t, _ in r["top"]]
+    fig, ax = figure(height=2.6)
+    colours = [BETTER if t == r["text"] else NEUTRAL for t, _ in r["top"]]
+    ax.barh(names, [p for _, p in r["top"]], color=colours)
+    ax.invert_yaxis()
+    ax.set(xlabel="probability", xlim=(0, min(1.0, 1.15 * max(p for _, p in r["top"]) + 1e-3)))
+    context = "".join(x["text"] for x in records[max(0, position - 8):position])
+    ax.set_title(f"after ...{context!r}, the model chose {r['text']!r}", fontsize=9)
+    return fig

@@ -1,0 +1,66 @@
+"""The texts a training panel shows: counts (1.2M), sizes (340 MB), problems in red, and the
+labels next to its sliders and under its plot."""
+
+from __future__ import annotations
+
+import html
+
+
+def human(n: float) -> str:
+    """A count with a k/M/B suffix and three significant digits."""
+    for unit, size in (("B", 1e9), ("M", 1e6), ("k", 1e3)):
+        if abs(n) >= size:
+            return f"{n / size:.3g}{unit}"
+    return f"{n:.0f}"
+
+
+def size(n: float) -> str:
+    """A number of bytes in kB/MB/GB (binary)."""
+    for unit, step in (("GB", 2**30), ("MB", 2**20), ("kB", 2**10)):
+        if n >= step:
+            return f"{n / step:.3g} {unit}"
+    return f"{n:.0f} B"
+
+
+def red(text: str) -> str:
+    """`text` escaped, as a red HTML span (a problem the student should see)."""
+    return f"<span style='color:#c62828'>{html.escape(text)}</span>"
+
+
+def params_text(n: int, embedding: int) -> str:
+    return f"<b>{n:,}</b> parameters ({human(n)}; {human(embedding)} of them in the token embedding)"
+
+
+def memory_text(need: float, have: float | None, problem: str | None) -> str:
+    memory = f"memory for training: about {size(need)}"
+    if have is not None:
+        memory += f" of {size(have)} available"
+    return red(memory + ": too big, " + problem.split(": ")[-1]) if problem else memory
+
+
+def tokens_text(expected: tuple[float, bool] | None, budget: float, tokens_per_step: int) -> str:
+    """What the budget buys at `expected` = (tokens/s, measured exactly?) or None (unknown)."""
+    if expected is None:
+        return f"tokens in {budget} s: unknown (speed not measured)"
+    tps, exact = expected
+    steps = tps * budget / tokens_per_step
+    how = "measured" if exact else "estimated"
+    return (f"expect about <b>{human(tps * budget)} tokens</b> in {budget} s on this machine "
+            f"({human(tps)} tokens/s {how}; about {human(steps)} optimizer steps)")
+
+
+def metrics_text(m: dict, status: str, budget_s: float, message: str = "") -> str:
+    """The line under the plot once a run has ended: its score, size, speed and how it ended."""
+    how = {"completed": "", "stopped": f" · <b>stopped early</b> after {m['train_seconds']:.1f} "
+           f"of {budget_s:.0f} s; the model trained so far is kept",
+           "diverged": f" · <b>diverged</b>: {html.escape(message)}"}
+    return (f"<b>val_bpb {m['val_bpb']:.3f}</b> bits per byte · perplexity {m['val_ppl']:.2f} · "
+            f"{human(m['tokens_seen'])} tokens in {m['train_seconds']:.1f} s "
+            f"({human(m['tokens_per_s'])}/s) · {human(m['params'])} parameters"
+            + how.get(status, f" · {html.escape(status)}"))
+
+
+def story_html(prompt: str, story: str) -> str:
+    """A generated story, its prompt in bold."""
+    return ("<div style='white-space:pre-wrap;border-left:3px solid #999;padding-left:8px'>"
+            f"<b>{html.escape(prompt)}</b>{html.escape(story[len(prompt):])}</div>")

@@ -1,0 +1,47 @@
+"""The "Your runs" part of a training panel: one row per finished run, as a table and as CSV
+(so a class can collect its results)."""
+
+from __future__ import annotations
+
+import csv
+import html
+import io
+import urllib.parse
+
+RESULT_COLUMNS = ("run", "corpus", "vocab", "width", "layers", "heads", "context", "batch_size",
+                  "lr", "budget_s", "train_s", "tokens", "params", "val_bpb", "val_ppl", "status")
+
+
+def result_row(run: int, settings: dict, cfg, metrics: dict, status: str) -> dict:
+    """The row of a finished run (RESULT_COLUMNS): the panel's settings and the run's scores."""
+    m, s = metrics, settings
+    return {"run": run, "corpus": s["corpus"], "vocab": s["vocab"], "width": cfg.width,
+            "layers": cfg.layers, "heads": cfg.heads, "context": cfg.context,
+            "batch_size": s["batch_size"], "lr": float(f"{s['lr']:.3g}"),
+            "budget_s": s["budget_s"], "train_s": round(m["train_seconds"], 1),
+            "tokens": m["tokens_seen"], "params": m["params"],
+            "val_bpb": round(m["val_bpb"], 4), "val_ppl": round(m["val_ppl"], 2), "status": status}
+
+
+def to_csv(rows: list[dict]) -> str:
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=RESULT_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return out.getvalue()
+
+
+def table_html(rows: list[dict]) -> str:
+    """The runs, newest first, in a scrolling table."""
+    head = "".join(f"<th>{c}</th>" for c in RESULT_COLUMNS)
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(str(r[c]))}</td>" for c in RESULT_COLUMNS)
+                   + "</tr>" for r in reversed(rows))
+    return ("<div style='max-height:14em;overflow:auto'><table class='tinylm-results' "
+            "style='font-size:85%;border-collapse:collapse' border='1' cellpadding='3'>"
+            f"<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>")
+
+
+def csv_link_html(rows: list[dict]) -> str:
+    """A link that downloads the runs as CSV (the data is in the link: works in the built book)."""
+    href = "data:text/csv;charset=utf-8," + urllib.parse.quote(to_csv(rows))
+    return f"<a download='tinylm-runs.csv' href='{href}'>download the table as CSV</a>"

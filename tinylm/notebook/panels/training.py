@@ -1,0 +1,290 @@
+"""The chapter-3 panel: sliders for a model and its training, Train and Stop, live curves, results.
+
+Why it is built this way:
+- Training runs in a background thread. A widget click is a message the kernel handles only
+  when no cell is running; with the cell finished at once, the Stop button works mid-run.
+- Plots are PNG bytes in an `ipywidgets.Image` (`..live.loss_png`), drawn without pyplot: this
+  works without ipympl, from any thread, and the built book embeds the picture.
+- Parameter counts are exact (`tinylm.models.param_count`), so labels follow a dragged slider;
+  expected tokens come from `speed.SPEEDS`, measured on this machine.
+"""
+
+from __future__ import annotations
+
+import html
+import threading
+import time
+from dataclasses import fields
+from pathlib import Path
+
+import ipywidgets as W
+import torch
+
+from ... import quick
+from ...data import DataConfig
+from ...evaluate import bits_per_byte
+from ...models import ModelConfig, param_count
+from ...resources import available_bytes, estimate_bytes
+from ...sample import stream
+from ...train import TrainConfig, TrainResult, train
+from ..live import loss_png, results_png
+from . import kernel, results, speed
+from .controls import layout, outputs, sliders
+from .format import memory_text, metrics_text, params_text, red, size, story_html, tokens_text
+
+PROMPTS = {"tinystories": "Once upon a time", "simplewiki": "The"}
+DRAW_EVERY_S = 1.0  # redraw the live plot at most this often: drawing steals time from training
+CURVES_SHOWN = 4  # earlier runs drawn in grey behind the current one
+# The panel trains eager: a compiled first step would stall the curve for
+# tinylm.measured.COMPILE_WARM_S to COMPILE_COLD_S seconds.
+COMPILE = "off"
+_MODEL_KEYS = {f.name for f in fields(ModelConfig)} - {"vocab_size", "context", "width", "layers",
+                                                        "heads"}
+_TRAIN_KEYS = {f.name for f in fields(TrainConfig)} - {"budget_s", "lr", "batch_size"}
+
+
+def training_panel(**defaults) -> TrainingPanel:
+    """Sliders for a model and its training, a Train and a Stop button, live curves, results.
+
+    Keywords set the starting values (width, layers, heads, context, vocab, lr, batch_size,
+    corpus, budget in seconds, prompt); other `ModelConfig`/`TrainConfig` fields (mlp="swiglu",
+    compile="on", ...) are passed through unchanged.
+    """
+    return TrainingPanel(**defaults)
+
+
+class TrainingPanel(W.VBox):
+    """Attributes are the widgets (`controls.sliders` and `controls.outputs`: `.width`,
+    `.train_button`, ...), so tests and notebooks can drive the panel."""
+
+    # Starting values are tinylm's current recipe, so the panel follows improvements to it.
+    def __init__(self, *, width: int = ModelConfig.width, layers: int = ModelConfig.layers,
+                 heads: int = ModelConfig.heads, context: int = ModelConfig.context,
+                 vocab: int = DataConfig.vocab_size, lr: float = TrainConfig.lr,
+                 batch_size: int = TrainConfig.batch_size, corpus: str = DataConfig.corpus,
+                 budget: float | None = None, prompt: str | None = None, sample_tokens: int = 120,
+                 calibrate_speed: bool = True, **options):
+        unknown = set(options) - _MODEL_KEYS - _TRAIN_KEYS
+        if unknown:
+            raise TypeError(f"training_panel() got unknown settings {sorted(unknown)}; it takes "
+                            "width, layers, heads, context, vocab, lr, batch_size, corpus, budget, "
+                            "prompt, and ModelConfig/TrainConfig fields")
+        self.model_options = {k: v for k, v in options.items() if k in _MODEL_KEYS}
+        # A short final evaluation keeps the round trip from Train to a sample short; runs
+        # stay comparable.
+        self.train_options = {"compile": COMPILE,
+                              "final_eval_tokens": quick.eval_tokens(65_536),
+                              **{k: v for k, v in options.items() if k in _TRAIN_KEYS}}
+        self.prompt, self.sample_tokens = prompt, sample_tokens
+        self.speeds = speed.SPEEDS
+        budget = max(1, round(quick.budget(30) if budget is None else budget))
+        widgets = {**sliders(width, layers, heads, context, vocab, corpus, lr, batch_size, budget),
+                   **outputs()}
+        for name, widget in widgets.items():  # self.width, self.train_button, ...
+            setattr(self, name, widget)
+            widget.add_class(f"tinylm-{name.replace('_', '-')}")
+        self.results: list[dict] = []  # one row per finished run (RESULT_COLUMNS)
+        self.records: list[dict] = []  # this run's log records
+        self.result: TrainResult | None = None
+        self.model = self.tokenizer = None
+        self._curves: list[tuple[str, list[dict], float]] = []  # (label, records, bytes/token)
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._bpt = 4.0
+        self._last_draw = 0.0
+
+        for control in (self.width, self.layers, self.heads, self.context, self.vocab,
+                        self.batch_size, self.budget):
+            control.observe(self._update_info, names="value")
+        self.train_button.on_click(self._on_train)
+        self.stop_button.on_click(lambda _: self._stop.set())
+        self.export_button.on_click(lambda _: self.save_csv())
+
+        super().__init__(layout(widgets))
+        self.add_class("tinylm-training-panel")
+        self.plot.value = loss_png([], self._bpt, budget_s=self.budget.value)
+        if calibrate_speed and self.problem() is None:
+            self.speeds.measure(self.model_config(), self.batch_size.value)
+        self._update_info()
+
+    # what the controls say
+
+    def settings(self) -> dict:
+        return {"corpus": self.corpus.value, "vocab": self.vocab.value, "width": self.width.value,
+                "layers": self.layers.value, "heads": self.heads.value,
+                "context": self.context.value, "batch_size": self.batch_size.value,
+                "lr": self.lr.value, "budget_s": float(self.budget.value)}
+
+    def model_config(self, vocab_size: int | None = None) -> ModelConfig:
+        """The model the sliders describe (the tokenizer's count includes end-of-text; plain
+        bytes need one more: 257)."""
+        return ModelConfig(vocab_size=vocab_size or max(self.vocab.value, 257),
+                           context=self.context.value,
+                           width=self.width.value, layers=self.layers.value,
+                           heads=self.heads.value, **self.model_options)
+
+    def problem(self) -> str | None:
+        """Why these settings cannot train, in one line; None if they can."""
+        try:
+            self.model_config().validate()
+        except ValueError as e:
+            return str(e)
+        need, have = self._memory()
+        if have is not None and need > 0.8 * have:
+            return (f"needs about {size(need)} of memory but {size(have)} is available: "
+                    "lower width, layers, context or batch size")
+        return None
+
+    def _memory(self) -> tuple[float, float | None]:
+        """(bytes training needs, bytes available or None)."""
+        need = estimate_bytes(self.model_config(), self.batch_size.value)["total"]
+        return need, available_bytes(torch.device("cpu"))
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def _update_info(self, change=None) -> None:
+        """Refresh parameter count, memory and expected tokens; flag impossible settings."""
+        problem = self.problem()
+        self.train_button.disabled = problem is not None or self.running
+        cfg = self.model_config()
+        try:
+            cfg.validate()
+        except ValueError as e:
+            self.heads_warning.value = red(f"✗ {e}")
+            self.heads.style.handle_color = "#c62828"
+            self.params_label.value = "parameters: — (see the message under heads)"
+            self.memory_label.value = self.tokens_label.value = ""
+            return
+        self.heads_warning.value = ""
+        self.heads.style.handle_color = None
+        self.params_label.value = params_text(param_count(cfg), cfg.vocab_size * cfg.width)
+        self.memory_label.value = memory_text(*self._memory(), problem)
+        self.tokens_label.value = tokens_text(self.speeds.expected(cfg, self.batch_size.value),
+                                              self.budget.value,
+                                              self.batch_size.value * cfg.context)
+
+    # training
+
+    def _on_train(self, _=None) -> None:
+        if self.running:
+            return
+        problem = self.problem()
+        if problem:
+            self._say(problem, error=True)
+            return
+        if not kernel.TRAINING.acquire(blocking=False):
+            self._say("another training panel is training: stop it or wait for it", error=True)
+            return
+        self._stop.clear()
+        self.records = []
+        self.train_button.disabled, self.stop_button.disabled = True, False
+        self.progress.max, self.progress.value = self.budget.value, 0
+        self.progress.bar_style = ""
+        self.metrics_label.value = self.sample_output.value = ""
+        try:
+            self._thread = threading.Thread(target=self._run, args=(self.settings(),),
+                                            name="tinylm-training", daemon=True)
+            self._thread.start()
+        except BaseException:
+            kernel.TRAINING.release()
+            raise
+
+    def stop(self) -> None:
+        """End the run early; the model trained so far is kept (same as the Stop button)."""
+        self._stop.set()
+
+    def wait(self, timeout: float | None = None) -> TrainResult | None:
+        """Block until the current run has finished; its result (None if it failed)."""
+        if self._thread is not None:
+            self._thread.join(timeout)
+        return self.result
+
+    def _say(self, text: str, error: bool = False) -> None:
+        self.status.value = red(text) if error else html.escape(text)
+
+    def _run(self, s: dict) -> None:
+        started = time.perf_counter()
+        try:
+            self._say(f"Preparing {s['corpus']} with a {s['vocab']}-token vocabulary…")
+            data = kernel.prepare(s["corpus"], s["vocab"])
+            self._bpt = kernel.bytes_per_token(data)
+            cfg = self.model_config(data.vocab_size)
+            tcfg = TrainConfig(budget_s=s["budget_s"], lr=s["lr"], batch_size=s["batch_size"],
+                               **self.train_options)
+            self._say("Training…")
+            self._last_draw = 0.0
+            result = train(data, cfg, tcfg, callback=self._on_record, stop=self._stop.is_set,
+                           progress=False)
+            self._say("Writing a sample story…")
+            prompt = self.prompt if self.prompt is not None else PROMPTS.get(s["corpus"], "The")
+            story = prompt + "".join(stream(result.model, data.tokenizer, prompt, seed=0,
+                                            max_new_tokens=self.sample_tokens, temperature=0.8))
+            self._finish(s, cfg, data, result, prompt, story, time.perf_counter() - started)
+        except Exception as e:  # shown in the panel: a student reads it, not a traceback
+            self.progress.bar_style = "danger"
+            self._say(f"Training failed: {type(e).__name__}: {e}", error=True)
+        finally:
+            self.stop_button.disabled = True
+            self.train_button.disabled = self.problem() is not None
+            kernel.TRAINING.release()
+
+    def _on_record(self, record: dict) -> None:
+        """Trainer callback (training thread): keep the record, redraw now and then."""
+        if record.get("event") != "log":
+            return
+        self.records.append(record)
+        now = time.perf_counter()
+        if now - self._last_draw < DRAW_EVERY_S:
+            return
+        self._last_draw = now
+        self.progress.value = min(record["elapsed_s"], self.progress.max)
+        loss = bits_per_byte(record["train_loss"], self._bpt)
+        self._say(f"Training: {record['elapsed_s']:.0f} of {self.progress.max:.0f} s, "
+                  f"{record['tokens']:,} tokens, loss {loss:.2f} bits per byte")
+        self._draw()
+
+    def _draw(self) -> None:
+        self.plot.value = loss_png(self.records, self._bpt, self._curves[-CURVES_SHOWN:],
+                                   self.progress.max)
+
+    def _finish(self, s, cfg, data, result, prompt, story, round_trip_s) -> None:
+        m = result.metrics
+        self.result, self.model, self.tokenizer = result, result.model, data.tokenizer
+        if result.status == "completed" and m["train_seconds"] >= 3:
+            self.speeds.remember(cfg, s["batch_size"], m["tokens_per_s"])
+        run = (self.results[-1]["run"] + 1) if self.results else 1
+        label = f"#{run} d{cfg.width}×{cfg.layers}"
+        kernel.LATEST.update(model=result.model, tokenizer=data.tokenizer,
+                             label=f"run {label} from the training panel (val_bpb {m['val_bpb']:.3f})")
+        self.sample_output.value = story_html(prompt, story)
+        self.metrics_label.value = metrics_text(m, result.status, s["budget_s"], result.message)
+        self._draw()
+        self._curves.append((label, self.records, self._bpt))
+        self.results.append(results.result_row(run, s, cfg, m, result.status))
+        self._show_results()
+        self.progress.value = self.progress.max
+        self.progress.bar_style = "success" if result.status == "completed" else "warning"
+        self._say(f"Done ({result.status}) in {round_trip_s:.1f} s from pressing Train. "
+                  "Change something and train again to compare.")
+        self._update_info()
+
+    # results
+
+    def to_csv(self) -> str:
+        """The finished runs as CSV text (one row per run), to collect a class's results."""
+        return results.to_csv(self.results)
+
+    def save_csv(self, path: str | Path = "tinylm-runs.csv") -> Path:
+        path = Path(path)
+        path.write_text(self.to_csv())
+        self.csv_link.value = f"saved {html.escape(str(path.resolve()))}"
+        return path
+
+    def _show_results(self) -> None:
+        self.results_table.value = results.table_html(self.results)
+        self.results_plot.value = results_png(self.results)
+        self.results_plot.layout.display = None
+        self.csv_link.value = results.csv_link_html(self.results)
+        self.export_button.disabled = False
