@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
-# Set up (once) and train a language model for BUDGET seconds (default 60), then print its
-# validation score and a story it wrote. Extra arguments go to `python -m tinylm train`.
+# macOS and Linux: run quickstart.py (set up once, then train for BUDGET seconds, default 60)
+# with the newest Python 3.10+ found; macOS's own python3 is 3.9, too old for torch 2.13.
+# Extra arguments go to `python -m tinylm train`. Windows: `py quickstart.py`.
 set -euo pipefail
 cd "$(dirname "$0")"
-if [[ ! -x .venv/bin/python ]]; then
-  python3 -m venv .venv
-  .venv/bin/pip install --quiet --upgrade pip
-  .venv/bin/pip install --quiet -r requirements.txt -e .
+for py in python3.14 python3.13 python3.12 python3.11 python3.10 python3; do
+  if command -v "$py" >/dev/null 2>&1 &&
+      "$py" -c 'import sys; sys.exit(sys.version_info < (3, 10))' 2>/dev/null; then
+    exec "$py" quickstart.py "$@"
+  fi
+done
+if ! command -v python3 >/dev/null 2>&1; then
+  echo "error: no python3 found; install Python 3.10 or newer (see README, 'Set up')" >&2
+  exit 1
 fi
-# Offline machines: use the local copies of the corpora beside this checkout, if present.
-if [[ -z "${TINYLM_DATA_DIR:-}" && -d ../shared/data/tinystories ]]; then
-  export TINYLM_DATA_DIR="$PWD/../shared/data"
-fi
-exec .venv/bin/python -m tinylm train --budget "${BUDGET:-60}" "$@"
+exec python3 quickstart.py "$@"  # too old: quickstart.py says what to install

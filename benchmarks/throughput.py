@@ -21,11 +21,11 @@ import sys
 from tqdm.auto import tqdm
 
 from benchmarks.run import bench_lock
-from tinylm.calibrate import time_steps, training_step
 from tinylm.device import set_threads
 from tinylm.models import ModelConfig
 from tinylm.recipes import RECIPES
 from tinylm.results import REPO
+from tinylm.speed import time_steps, training_step
 
 ARCH = {"gpt2": {k: RECIPES["gpt2"][k] for k in ("mlp", "norm", "positions", "tie_embeddings")},
         "default": {}}

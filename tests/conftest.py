@@ -22,6 +22,9 @@ def _environment(tmp_path_factory):
     os.environ["TINYLM_CACHE_DIR"] = str(tmp_path_factory.mktemp("cache"))
     os.environ["HF_HUB_OFFLINE"] = "1"
     os.environ["HF_DATASETS_OFFLINE"] = "1"
+    for name in ("HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY", "https_proxy", "http_proxy",
+                 "all_proxy", "HF_ENDPOINT"):  # a proxy would skip the offline Hub probe
+        os.environ.pop(name, None)
     yield
 
 

@@ -1,6 +1,10 @@
-from tinylm.calibrate import LADDER, calibrate, measure_throughput
+import fakes
+import pytest
+
+from tinylm.calibrate import LADDER, calibrate
 from tinylm.models import ModelConfig
 from tinylm.recipes import configs, parse_spec
+from tinylm.speed import measure_throughput
 
 
 def test_throughput_probe_counts_real_steps():
@@ -61,3 +65,55 @@ def test_stored_settings_keep_their_meaning_when_defaults_move(monkeypatch):
     assert spec == f"default:layers={old_layers},lr=0.002"
     assert run_settings(spec) == stored
     assert recipes.label("gpt2", gpt2) == "gpt2:width=64"  # the gpt2 recipe sets its depth
+
+
+def fake_throughput(speeds: dict, calls: list):
+    """A measure_throughput reading tokens/s from {device: {batch: tok/s at the default size}},
+    slower for bigger models; records (device, batch, width) of every call."""
+    from tinylm.models import param_count
+
+    def measure(cfg, batch_size=8, device="auto", **kw):
+        calls.append((device, batch_size, cfg.width))
+        return {"tokens_per_s": speeds[device][batch_size] * 96 / cfg.width, "step_seconds": 0.01,
+                "steps": 2, "params": param_count(cfg), "device": device, "dtype": "float32"}
+
+    return measure
+
+
+@pytest.fixture
+def apple_laptop(monkeypatch, tmp_path):
+    """A fake Mac whose GPU beats its (compiled) CPU from batch 32 on; a fresh machine cache."""
+    from tinylm import calibrate as module
+    from tinylm import machine
+
+    fakes.fresh_machine(monkeypatch, tmp_path)
+    fakes.apple_gpu(monkeypatch)
+    calls: list = []
+    speeds = {"cpu": {8: 30_000.0}, "mps": {8: 20_000.0, 16: 60_000.0, 32: 140_000.0,
+                                            64: 160_000.0}}
+    fake = fake_throughput(speeds, calls)
+    monkeypatch.setattr(module, "measure_throughput", fake)  # the size ladder
+    monkeypatch.setattr(machine, "measure_throughput", fake)  # the device probe
+    return calls
+
+
+def test_calibrate_picks_device_batch_and_size(apple_laptop):
+    from tinylm.machine import lr_for_batch
+
+    r = calibrate(300, seconds_per_size=0.1, progress=False)
+    assert r["device"] == "mps" and r["batch_size"] == 32 and r["compiled"] is False
+    assert r["lr"] == pytest.approx(lr_for_batch(32)) and r["machine"]["how"] == "measured"
+    probe, sizes = apple_laptop[:-len(LADDER)], apple_laptop[-len(LADDER):]
+    assert probe == [("cpu", 8, 96), ("mps", 8, 96), ("mps", 16, 96), ("mps", 32, 96),
+                     ("mps", 64, 96)]  # 64 is 14% faster than 32 for twice the batch: stop
+    assert sizes == [("mps", 32, w) for w, _, _ in LADDER]  # the size ladder ran there
+    n = len(apple_laptop)
+    again = calibrate(300, batch_size=8, seconds_per_size=0.1, progress=False)
+    assert again["batch_size"] == 8 and again["device"] == "cpu"  # at batch 8 the CPU is faster
+    assert len(apple_laptop) == n + len(LADDER)  # the machine was not measured again
+
+
+def test_calibrate_on_a_named_device_measures_no_other(apple_laptop):
+    r = calibrate(300, device="cpu", seconds_per_size=0.1, progress=False)
+    assert r["device"] == "cpu" and r["batch_size"] == 8 and r["machine"]["how"] == "asked for"
+    assert {c[0] for c in apple_laptop} == {"cpu"}

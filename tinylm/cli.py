@@ -114,7 +114,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     c = sub.add_parser("calibrate", help="measure this machine and pick a model size for a budget")
     c.add_argument("--budget", type=float, default=300.0, help="training budget to size for")
-    c.add_argument("--batch-size", type=int, default=TrainConfig.batch_size)
+    c.add_argument("--batch-size", type=int, default=None,
+                   help="batch size (default: measured on GPUs, TrainConfig's on a CPU)")
     c.add_argument("--vocab", type=int, default=DataConfig.vocab_size)
     return p
 
@@ -167,9 +168,14 @@ def cmd_train(args) -> int:
             raise ValueError("--size auto picks width, layers and heads; drop those flags")
         from .calibrate import calibrate
 
-        sized = calibrate(train_cfg.budget_s, base, train_cfg.batch_size, progress=not args.quiet)
+        sized = calibrate(train_cfg.budget_s, base, args.batch_size, progress=not args.quiet,
+                          device=train_cfg.device)
         base.update(sized["choice"])
-        print(f"size auto: {sized['choice']} ({sized['params'] / 1e6:.2f}M params) for "
+        picked = {"device": sized["device"], "batch_size": sized["batch_size"], "lr": sized["lr"]}
+        picked = {k: v for k, v in picked.items() if getattr(args, k) is None}  # flags win
+        train_cfg = pick(TrainConfig, args, {**base, **picked})
+        print(f"size auto: {sized['choice']} ({sized['params'] / 1e6:.2f}M params), "
+              f"{', '.join(f'{k} {v}' for k, v in picked.items())} for "
               f"{train_cfg.budget_s:g} s on this machine", file=sys.stderr)
     out = make_folder(args.resume or args.out or new_run_dir())  # a bad folder fails now
     data = prepare(data_cfg, progress=not args.quiet)
@@ -246,8 +252,8 @@ def cmd_calibrate(args) -> int:
               f"{row['params'] / 1e6:5.2f}M params, {row['eager_tokens_per_s']:8,.0f} tok/s eager, "
               f"{row['expected_tokens'] / 1e6:6.2f}M tokens expected, "
               f"{row['tokens_per_param']:6.1f} tokens/param", file=sys.stderr)
-    print(json.dumps({k: result[k] for k in ("budget_s", "choice", "params",
-                                              "rule_tokens_per_param")}))
+    print(json.dumps({k: result[k] for k in ("budget_s", "device", "batch_size", "lr", "compiled",
+                                              "choice", "params", "rule_tokens_per_param")}))
     return 0
 
 

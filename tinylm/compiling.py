@@ -15,7 +15,7 @@ import shutil
 import sys
 import sysconfig
 
-from .measured import COMPILE_SPEEDUP
+from .measured import COMPILE_MIN_BUDGET_S, COMPILE_SPEEDUP
 
 HOW_TO_GET_ONE = {
     "win32": "install the Visual Studio Build Tools (the 'Desktop development with C++' workload)",
@@ -72,3 +72,17 @@ def forget_failure() -> None:
     global _failure
     _failure = None
     _toolchain_problem.cache_clear()
+
+
+def want_compile(cfg, device, distributed: bool = False) -> bool:
+    """Whether a run with TrainConfig `cfg` on `device` compiles: when asked and possible, or on
+    "auto" when the budget repays it and a compiler is there."""
+    if cfg.compile == "off":
+        return False
+    problem = compile_problem(device.type)
+    if cfg.compile == "auto":
+        return not distributed and cfg.budget_s >= COMPILE_MIN_BUDGET_S and problem is None
+    if problem is not None:  # asked for explicitly: say why it will not happen
+        print(f"tinylm: {notice(problem)}", file=sys.stderr)
+        return False
+    return True

@@ -14,9 +14,10 @@ import gzip
 import json
 import os
 import re
-import socket
 from dataclasses import dataclass
 from pathlib import Path
+
+from .hub import hub_address, hub_reachable
 
 EOT = "<|endoftext|>"
 DOC_SEPARATOR = re.compile(r"\n?<\|endoftext\|>\n?")
@@ -251,21 +252,10 @@ def _read_table(f: Path, kind: str) -> list[str]:
 # ---------------------------------------------------------------- the Hub
 
 
-def hub_reachable(host: str = "huggingface.co", timeout_s: float = 3.0) -> bool:
-    """A quick TCP check, so an offline machine fails in seconds instead of retrying for minutes."""
-    if os.environ.get("HF_HUB_OFFLINE") == "1" or os.environ.get("HF_DATASETS_OFFLINE") == "1":
-        return False
-    try:
-        with socket.create_connection((host, 443), timeout=timeout_s):
-            return True
-    except OSError:
-        return False
-
-
 def _load_hub(name, max_train_bytes, max_val_bytes) -> Corpus:
-    if not hub_reachable():
-        raise DataError(f"cannot reach the Hugging Face Hub to download {name!r}; "
-                        + HELP_LOCAL.format(name=name))
+    if hub_reachable() is False:
+        raise DataError(f"cannot reach the Hugging Face Hub ({hub_address()[0]}) to download "
+                        f"{name!r}; " + HELP_LOCAL.format(name=name))
     from datasets import load_dataset
 
     repo, config, train_split, val_split, column = HUB_CORPORA[name]

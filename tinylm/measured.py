@@ -22,3 +22,13 @@ COMPILE_MIN_BUDGET_S = 45
 # tokens per parameter; `calibrate` picks the size whose expected tokens per parameter is
 # closest to it
 TOKENS_PER_PARAM = 9.2
+
+# ---- Assumed, NOT YET MEASURED HERE (replace with a measured fit when benchmarks/ has one) ----
+# Learning rate with batch: lr scales as (batch / TrainConfig.batch_size) ** this exponent,
+# from the tuned batch-8 learning rate. 0.5 is the square-root rule for Adam-like optimizers
+# (Malladi et al. 2022, "On the SDEs and Scaling Rules for Adaptive Gradient Algorithms"); no
+# batch sweep with rescaled learning rates has been run on this project's recipe yet. The same
+# exponent weighs a bigger batch when `calibrate` compares batches: under this rule one step at
+# batch B does the work of (B / 8) ** 0.5 steps at batch 8.
+LR_BATCH_EXPONENT = 0.5
+LR_BATCH_EXPONENT_MEASURED = False

@@ -12,6 +12,7 @@ import torch
 from filelock import FileLock, Timeout
 
 from .folder import reason
+from .resources import usable_cpus
 from .version import __version__
 
 
@@ -61,4 +62,4 @@ def environment(device: torch.device, dtype: torch.dtype, threads: int) -> dict:
     return {"tinylm_version": __version__, "torch_version": torch.__version__,
             "python_version": platform.python_version(), "platform": platform.platform(),
             "device": str(device), "dtype": str(dtype).removeprefix("torch."),
-            "threads": threads, "cpu_count": os.cpu_count()}
+            "threads": threads, "cpu_count": os.cpu_count(), "usable_cpus": usable_cpus()}

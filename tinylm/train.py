@@ -9,7 +9,6 @@ annealed whatever the hardware does per second.
 from __future__ import annotations
 
 import math
-import os
 import sys
 import time
 from collections.abc import Callable
@@ -22,31 +21,18 @@ from torch.nn.parallel import DistributedDataParallel as DDP
 from tqdm.auto import tqdm
 
 from . import busy, checkpoint, compiling, distributed, machine, quick
+from .compiling import want_compile
 from .data import Batches, TokenData, val_windows
 from .device import autocast, resolve_dtype, set_threads
 from .evaluate import evaluate
-from .measured import COMPILE_MIN_BUDGET_S
 from .models import ModelConfig, build_model
 from .optim import make_optimizer
 from .outcome import TrainResult, run_metrics
-from .resources import check_fits
+from .resources import check_fits, usable_cpus
 from .runs import RunLock
 from .schedule import TrainConfig, lr_at
 
 __all__ = ["TrainConfig", "TrainResult", "lr_at", "train", "want_compile"]
-
-
-def want_compile(cfg: TrainConfig, device: torch.device, distributed: bool = False) -> bool:
-    """Compile when asked, or on "auto" when the budget repays it and a compiler is there."""
-    if cfg.compile == "off":
-        return False
-    problem = compiling.compile_problem(device.type)
-    if cfg.compile == "auto":
-        return not distributed and cfg.budget_s >= COMPILE_MIN_BUDGET_S and problem is None
-    if problem is not None:  # asked for explicitly: say why it will not happen
-        print(f"tinylm: {compiling.notice(problem)}", file=sys.stderr)
-        return False
-    return True
 
 
 def train(data: TokenData, model_cfg: ModelConfig | None = None,
@@ -83,7 +69,7 @@ def train(data: TokenData, model_cfg: ModelConfig | None = None,
     dtype = resolve_dtype(train_cfg.dtype, device)
     threads = train_cfg.threads
     if threads is None and ranks.local_world > 1:  # share the cores, don't fight over them
-        threads = max(1, (os.cpu_count() or 1) // ranks.local_world)
+        threads = max(1, usable_cpus() // ranks.local_world)
     threads = set_threads(threads)
     torch.manual_seed(train_cfg.seed)
     check_fits(model_cfg, train_cfg.batch_size, device)

@@ -1,3 +1,38 @@
-"""The package version (one home: pyproject.toml reads it from here)."""
+"""The package version and the project's public address, one home each.
+
+The book's launch buttons (`book/configure.py` writes them into `book/_config.yml`) and the
+chapters' Colab install line come from `PROJECT_URL`. While it is None the book has neither,
+so a reader is never sent to a placeholder repository.
+"""
+
+from __future__ import annotations
 
 __version__ = "0.1.0"
+
+# The public git repository, e.g. "https://github.com/OWNER/tinylm"; None until published.
+# After changing it run `python book/configure.py` (tests/test_platforms.py checks it was run).
+PROJECT_URL: str | None = None
+PROJECT_BRANCH = "main"
+
+
+def install_line(url: str | None = None, branch: str | None = None) -> str | None:
+    """The notebook line that installs tinylm from the public repository, or None without one.
+    It installs the package's own dependencies only: Colab's preinstalled (CUDA) torch stays."""
+    url = url or PROJECT_URL
+    if url is None:
+        return None
+    return f'%pip install --quiet "tinylm @ git+{url}@{branch or PROJECT_BRANCH}"'
+
+
+def colab_cell(url: str | None = None, branch: str | None = None) -> str | None:
+    """Source of the first code cell of each chapter: on Colab, install tinylm and turn on the
+    widget manager ipywidgets 8 needs there (googlecolab/colabtools#3020); elsewhere nothing."""
+    line = install_line(url, branch)
+    if line is None:
+        return None
+    return ("# On Google Colab: install tinylm and enable its widgets (elsewhere this does nothing)\n"
+            "import sys\n\n"
+            'if "google.colab" in sys.modules:\n'
+            f"    {line}\n"
+            "    from google.colab import output\n\n"
+            "    output.enable_custom_widget_manager()")

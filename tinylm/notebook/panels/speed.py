@@ -10,8 +10,8 @@ from __future__ import annotations
 import math
 
 from ... import quick
-from ...calibrate import measure_throughput
 from ...models import ModelConfig, train_flops_per_token
+from ...speed import measure_throughput
 
 
 def _shape(cfg: ModelConfig, batch_size: int) -> tuple:
