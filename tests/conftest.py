@@ -61,17 +61,14 @@ def fast_cfg():
 
 @pytest.fixture(scope="session")
 def quick_book_html(tmp_path_factory) -> Path:
-    """The book built once per session in quick mode: the documented command plus a temporary
-    output folder, with `-W` so any warning (a broken reference, a failed cell) fails it. Its
-    HTML folder; test_book.py and test_browser.py both use it, so either runs alone."""
+    """The book built once per session in quick mode by the documented `book/build.py --quick`
+    (into a temporary folder), with `-W` so any warning (a broken reference, a failed cell)
+    fails it. Its HTML folder; test_book.py and test_browser.py both use it."""
     import subprocess
     import sys
 
     out = tmp_path_factory.mktemp("book")
-    env = {**os.environ, "TINYLM_QUICK": "1"}
-    cmd = [str(Path(sys.executable).parent / "jupyter-book"), "build", ".",
-           "--config", "book/_config.yml", "--toc", "book/_toc.yml", "--path-output", str(out),
-           "-W", "--keep-going"]
-    proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
+    cmd = [sys.executable, "book/build.py", "--quick", "--out", str(out)]
+    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, f"book build failed:\n{(proc.stdout + proc.stderr)[-6000:]}"
     return out / "_build" / "html"
