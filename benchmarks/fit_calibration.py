@@ -2,8 +2,11 @@
 
     python -m benchmarks.fit_calibration
 
-Tokens per parameter at the best size of sizes-300s give TOKENS_PER_PARAM (sizes-60s is
-reported beside it); compiled 300 s runs against eager 60 s runs of the same sizes
+TOKENS_PER_PARAM is in the units `calibrate` compares it with: its own *estimate* of the
+tokens each parameter sees (eager probe x COMPILE_SPEEDUP x usable seconds), at each 300 s
+sweep's best size, from the ladders `python -m benchmarks.calibrate_check` stored beside the
+sweeps (geometric mean over them; the tokens per parameter the best runs really saw are
+reported beside it). Compiled 300 s runs against eager 60 s runs of the same sizes
 (eager-sizes-60s) give COMPILE_SPEEDUP (steady state); the first steps of all compiled runs
 give COMPILE_COLD_S (the sweeps run with inductor's caches off). Names as in tinylm/measured.py.
 """
@@ -11,6 +14,7 @@ give COMPILE_COLD_S (the sweeps run with inductor's caches off). Names as in tin
 from __future__ import annotations
 
 import json
+import math
 import statistics
 
 from tinylm.results import read_runs, results_dir
@@ -19,6 +23,20 @@ from tinylm.results import read_runs, results_dir
 def runs(study: str) -> dict[str, dict]:
     """{recipe label as stored: metrics} of a study's runs (labels match across studies)."""
     return {r["recipe"]: r["metrics"] for r in read_runs(results_dir() / study)}
+
+
+def estimated_tokens_per_param(studies=("sizes-300s", "threads1-sizes-300s")) -> dict:
+    """{study: calibrate's estimated tokens per parameter at the sweep's best shape}."""
+    out = {}
+    for study in studies:
+        check = results_dir() / study / "calibrate-check.json"
+        if not check.exists():
+            continue
+        found = json.loads(check.read_text())
+        best = found["best"]
+        row = next(r for r in found["ladder"] if all(r[k] == best[k] for k in best))
+        out[study] = row["tokens_per_param"]
+    return out
 
 
 def main() -> dict:
@@ -31,8 +49,11 @@ def main() -> dict:
             steady = m["tokens_seen"] / (m["train_seconds"] - m["first_step_seconds"])
             speedups.append(steady / eager[label]["tokens_per_s"])
     compile_s = [m["first_step_seconds"] for rs in (short, long) for m in rs.values() if m["compiled"]]
+    estimated = estimated_tokens_per_param()
+    rule = math.exp(statistics.fmean(math.log(v) for v in estimated.values())) if estimated else None
     fit = {"best_60s": best[60][0], "best_300s": best[300][0],
-           "TOKENS_PER_PARAM": round(ratio[300], 2), "tokens_per_param_at_60s": round(ratio[60], 2),
+           "TOKENS_PER_PARAM": rule and round(rule, 2), "estimated_at_best": estimated,
+           "seen_per_param_300s": round(ratio[300], 2), "seen_per_param_60s": round(ratio[60], 2),
            "COMPILE_SPEEDUP": round(statistics.median(speedups), 2),
            "COMPILE_COLD_S": round(statistics.median(compile_s), 1)}
     print(json.dumps(fit, indent=1))

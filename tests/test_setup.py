@@ -37,7 +37,7 @@ def test_no_launch_buttons_without_a_public_address():
     config = yaml.safe_load((ROOT / "book" / "_config.yml").read_text())
     if version.PROJECT_URL is None:
         assert "launch_buttons" not in config and "repository" not in config
-        assert version.install_line() is None and version.colab_cell() is None
+        assert version.install_line() is None and "%pip" not in version.colab_cell()
     github = yaml.safe_load(configure.launch_block("https://github.com/someone/tinylm.git"))
     assert github["repository"]["url"] == "https://github.com/someone/tinylm"
     assert github["launch_buttons"]["colab_url"] and github["launch_buttons"]["binderhub_url"]
@@ -53,6 +53,32 @@ def test_colab_cell_installs_from_the_address_and_is_valid_ipython():
     cell = version.colab_cell("https://github.com/someone/tinylm", "main")
     assert 'git+https://github.com/someone/tinylm@main"' in cell and "google.colab" in cell
     compile(TransformerManager().transform_cell(cell), "cell", "exec")
+    assert "enable_custom_widget_manager" in version.colab_cell(None)  # no address: no install
+    compile(version.colab_cell(None), "cell", "exec")
+
+
+def test_every_chapter_opens_with_the_colab_cell(monkeypatch):
+    """It does nothing outside Colab: run it here, then with a fake google.colab module."""
+    import json
+    import sys
+    import types
+
+    configure = load_script("book/configure.py")
+    cells = {}
+    for nb in sorted((ROOT / "chapters").glob("[0-9][0-9]_*.ipynb")):
+        first = next(c for c in json.loads(nb.read_text())["cells"] if c["cell_type"] == "code")
+        assert "colab-setup" in first["metadata"].get("tags", []), nb.name
+        assert "".join(first["source"]) == version.colab_cell(), "run: python book/configure.py"
+        cells[nb.name] = "".join(first["source"])
+    assert len(cells) == 6 and configure.main(["--check"]) == 0
+    exec(version.colab_cell(), {})  # not Colab: nothing happens
+    calls = []
+    colab = types.ModuleType("google.colab")
+    colab.output = types.SimpleNamespace(enable_custom_widget_manager=lambda: calls.append(1))
+    monkeypatch.setitem(sys.modules, "google", types.ModuleType("google"))
+    monkeypatch.setitem(sys.modules, "google.colab", colab)
+    exec(version.colab_cell(), {})
+    assert calls == [1]
 
 
 def test_binder_folder():

@@ -25,10 +25,11 @@ LADDER = [(64, 2, 2), (96, 2, 2), (128, 2, 2), (160, 2, 2), (192, 2, 2)]
 
 def calibrate(budget_s: float = 300.0, base: dict | None = None, batch_size: int | None = None,
               seconds_per_size: float = 2.0, vocab_size: int = 4096, compile: bool | None = None,
-              progress: bool = True, device: str = "auto") -> dict:
+              progress: bool = True, device: str = "auto", threads: int | None = None) -> dict:
     """Pick device, batch and model size for the budget on this machine: the device and batch
     from `machine.py`'s measurements (`device="auto"`, `batch_size=None`), then the size whose
-    expected tokens per parameter, measured on the size ladder there, is closest to the rule."""
+    expected tokens per parameter, measured on the size ladder there, is closest to the rule.
+    `threads` limits the CPU threads (a slower laptop: 1 thread here is half the compute)."""
     from tqdm.auto import tqdm
 
     if not isinstance(budget_s, (int, float)) or not budget_s > 0:
@@ -49,7 +50,8 @@ def calibrate(budget_s: float = 300.0, base: dict | None = None, batch_size: int
     for width, layers, heads in tqdm(LADDER, desc="calibrating", disable=not progress):
         cfg = ModelConfig(**{**base, "vocab_size": vocab_size, "width": width, "layers": layers,
                              "heads": heads})
-        speed = measure_throughput(cfg, batch_size, dev, seconds=seconds_per_size)
+        speed = measure_throughput(cfg, batch_size, dev, seconds=seconds_per_size,
+                                   threads=threads)
         tps = speed["tokens_per_s"] * (COMPILE_SPEEDUP if compiled else 1.0)
         tokens = tps * usable
         rows.append({"width": width, "layers": layers, "heads": heads, "params": speed["params"],

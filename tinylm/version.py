@@ -24,15 +24,16 @@ def install_line(url: str | None = None, branch: str | None = None) -> str | Non
     return f'%pip install --quiet "tinylm @ git+{url}@{branch or PROJECT_BRANCH}"'
 
 
-def colab_cell(url: str | None = None, branch: str | None = None) -> str | None:
-    """Source of the first code cell of each chapter: on Colab, install tinylm and turn on the
-    widget manager ipywidgets 8 needs there (googlecolab/colabtools#3020); elsewhere nothing."""
+def colab_cell(url: str | None = None, branch: str | None = None) -> str:
+    """Source of the first code cell of each chapter (`book/configure.py` writes it): on Colab,
+    install tinylm (only once the project has a public address) and turn on the widget manager
+    ipywidgets 8 needs there (googlecolab/colabtools#3020); elsewhere it does nothing."""
     line = install_line(url, branch)
-    if line is None:
-        return None
-    return ("# On Google Colab: install tinylm and enable its widgets (elsewhere this does nothing)\n"
+    what = "install tinylm and enable its widgets" if line else "enable tinylm's widgets"
+    install = f"    {line}\n" if line else ""
+    return (f"# On Google Colab: {what} (elsewhere this does nothing)\n"
             "import sys\n\n"
             'if "google.colab" in sys.modules:\n'
-            f"    {line}\n"
+            f"{install}"
             "    from google.colab import output\n\n"
             "    output.enable_custom_widget_manager()")
