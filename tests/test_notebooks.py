@@ -52,10 +52,56 @@ def test_chapter_executes_in_quick_mode(path, monkeypatch):
     images = sum("image/png" in o.get("data", {}) for c in nb.cells if c.cell_type == "code"
                  for o in c.outputs)
     assert images >= EXPECTED_IMAGES.get(path.stem[:2], 0), f"{path.name}: figures missing"
+    shown = "\n".join(o.get("data", {}).get("text/html", "") for c in nb.cells
+                      if c.cell_type == "code" for o in c.outputs)
+    for name in EXPECTED_SOURCE.get(path.stem[:2], ()):
+        assert f": {name}</div>" in shown, f"{path.name}: the source of {name} is not shown"
+    for text in EXPECTED_HTML.get(path.stem[:2], ()):
+        assert text in shown, f"{path.name}: {text!r} is not shown"
 
 
 # Figures each chapter must show (at least), in quick mode with or without stored results.
 EXPECTED_IMAGES = {"01": 3, "02": 3, "03": 2, "04": 2}
+# Code each chapter shows from the package's source (`nb.source`, titled with the name).
+EXPECTED_SOURCE = {
+    "02": ("tinylm.models.gpt.GPT", "tinylm.models.layers.Block",
+           "tinylm.models.layers.Attention.forward", "tinylm.models.layers.Rotary",
+           "tinylm.models.layers.MLP", "tinylm.optim.make_optimizer"),
+    "03": ("tinylm.schedule.TrainConfig", "tinylm.schedule.lr_at", "tinylm.train._Loop.run",
+           "tinylm.train._Loop._train_step", "tinylm.train._Loop._log"),
+}
+# Other HTML a chapter must show: chapter 3 merges the stored sweeps as a class's CSVs.
+EXPECTED_HTML = {"03": ("data:image/png;base64,", "<h2>Laptops</h2>", "Skipped (0)")}
+
+
+# ---------------------------------------------------------------- code on the page
+
+
+def test_source_shows_the_package_code_with_its_lines():
+    import inspect
+
+    from tinylm.models.gpt import GPT
+    from tinylm.train import _Loop
+
+    block = nb.source(GPT.forward)
+    code, first = inspect.getsourcelines(GPT.forward)
+    assert (block.path, block.first, block.last) == ("tinylm/models/gpt.py", first,
+                                                     first + len(code) - 1)
+    assert block.code.startswith("def forward(self") and "[B, T, vocab]" in block.code
+    page = block._repr_html_()
+    assert f"tinylm/models/gpt.py, lines {first}–{block.last}: tinylm.models.gpt.GPT.forward" in page
+    assert '<span style="' in page  # inline colours: no stylesheet needed, in Lab or the book
+    assert block._repr_markdown_().count("```") == 2 and "def forward" in repr(block)
+    assert nb.source("tinylm.train._Loop.run").code == nb.source(_Loop.run).code
+    part = nb.source("tinylm.schedule.lr_at", lines=("if cfg.decay", "else:"))
+    assert part.code.startswith("if cfg.decay") and part.code.splitlines()[-1].strip().startswith("else:")
+    assert part.first > nb.source("tinylm.schedule.lr_at").first
+    assert nb.source(GPT, lines=(1, 2)).code.splitlines()[0] == "class GPT(LanguageModel):"
+    for bad in (("no such line", 2), (3, 1), (1, 10_000)):
+        with pytest.raises(ValueError):
+            nb.source(GPT, lines=bad)
+    with pytest.raises(ValueError, match="cannot import"):
+        nb.source("nonexistent_module_xyz.thing")
 
 
 # ---------------------------------------------------------------- plot helpers, no training

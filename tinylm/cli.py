@@ -117,6 +117,12 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--batch-size", type=int, default=None,
                    help="batch size (default: measured on GPUs, TrainConfig's on a CPU)")
     c.add_argument("--vocab", type=int, default=DataConfig.vocab_size)
+    c.add_argument("--threads", type=int, default=None, help="CPU threads (default: one per core)")
+    k = sub.add_parser("class", help="a class's exported runs together: one U-curve page")
+    kinds = k.add_subparsers(dest="class_command", required=True)
+    m = kinds.add_parser("merge", help="merge the training panel's CSVs of a class into one page")
+    m.add_argument("files", nargs="+", metavar="FILE", help="exported CSVs (or folders of them)")
+    m.add_argument("--out", default="class.html", help="the page to write (default class.html)")
     return p
 
 
@@ -246,7 +252,8 @@ def cmd_sample(args) -> int:
 def cmd_calibrate(args) -> int:
     from .calibrate import calibrate
 
-    result = calibrate(args.budget, batch_size=args.batch_size, vocab_size=args.vocab)
+    result = calibrate(args.budget, batch_size=args.batch_size, vocab_size=args.vocab,
+                       threads=args.threads)
     for row in result["ladder"]:
         print(f"width {row['width']:4d} layers {row['layers']} heads {row['heads']}: "
               f"{row['params'] / 1e6:5.2f}M params, {row['eager_tokens_per_s']:8,.0f} tok/s eager, "
@@ -257,5 +264,27 @@ def cmd_calibrate(args) -> int:
     return 0
 
 
+def cmd_class(args) -> int:
+    from .classroom import merge
+    from .notebook.classroom import ClassPage  # the page needs matplotlib: imported here only
+
+    merged = merge(args.files)
+    for kind, lines in (("skipped", merged.skipped), ("note", merged.notes)):
+        for line in lines:
+            print(f"{kind}: {line}", file=sys.stderr)
+    if not merged.runs:
+        raise ValueError(f"no usable runs in {len(args.files)} file argument(s): "
+                         f"{len(merged.skipped)} skipped (listed above)")
+    try:
+        out = ClassPage(merged).write(args.out)
+    except OSError as e:
+        raise ValueError(f"cannot write {args.out}: {e.strerror or e}") from e
+    best = merged.optimum()
+    print(f"{len(merged.runs)} runs from {len(merged.machines())} laptop(s), "
+          f"{len(merged.skipped)} skipped; class optimum {best['shape']} ({best['params']:,} "
+          f"parameters, median val_bpb {best['val_bpb']:.4f}); wrote {out}")
+    return 0
+
+
 COMMANDS = {"train": cmd_train, "eval": cmd_eval, "sample": cmd_sample, "prepare": cmd_prepare,
-            "calibrate": cmd_calibrate}
+            "calibrate": cmd_calibrate, "class": cmd_class}

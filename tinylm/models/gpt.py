@@ -18,13 +18,14 @@ from .layers import Block, LanguageModel, init_gpt2, lm_loss, make_norm
 class GPT(LanguageModel):
     def __init__(self, cfg: ModelConfig):
         super().__init__(cfg)
-        self.tok_emb = nn.Embedding(cfg.vocab_size, cfg.width)
+        self.tok_emb = nn.Embedding(cfg.vocab_size, cfg.width)  # a [vocab, width] table
+        # GPT-2's learned positions: one [context, width] vector per position; rotary has none
         self.pos_emb = nn.Embedding(cfg.context, cfg.width) if cfg.positions == "learned" else None
         self.drop = nn.Dropout(cfg.dropout)
         self.blocks = nn.ModuleList(Block(cfg) for _ in range(cfg.layers))
         self.norm = make_norm(cfg.norm, cfg.width)
-        self.head = nn.Linear(cfg.width, cfg.vocab_size, bias=False)
-        if cfg.tie_embeddings:
+        self.head = nn.Linear(cfg.width, cfg.vocab_size, bias=False)  # weight [vocab, width]
+        if cfg.tie_embeddings:  # GPT-2: the input table is also the output head
             self.head.weight = self.tok_emb.weight
         init_gpt2(self, cfg.layers, zero_proj=cfg.zero_init_proj)
         if not cfg.tie_embeddings and cfg.zero_init_proj:
@@ -37,10 +38,10 @@ class GPT(LanguageModel):
         self.check_length(t)
         x = self.tok_emb(idx)  # [B, T, width]
         if self.pos_emb is not None:
-            x = x + self.pos_emb.weight[:t]
+            x = x + self.pos_emb.weight[:t]  # + [T, width], the same for every sequence
         x = self.drop(x)
         for block in self.blocks:
-            x = block(x)
+            x = block(x)  # [B, T, width] -> [B, T, width]
         logits = self.head(self.norm(x))  # [B, T, vocab]
         if self.cfg.logit_softcap:
             cap = self.cfg.logit_softcap

@@ -69,15 +69,17 @@ class Rotary(nn.Module):
 
     def __init__(self, head_dim: int, context: int, base: float = 10000.0):
         super().__init__()
-        freqs = 1.0 / base ** (torch.arange(0, head_dim, 2).float() / head_dim)
-        angles = torch.outer(torch.arange(context).float(), freqs)
+        freqs = 1.0 / base ** (torch.arange(0, head_dim, 2).float() / head_dim)  # [head_dim/2]
+        angles = torch.outer(torch.arange(context).float(), freqs)  # [context, head_dim/2]
+        # cos, sin: [1, 1, context, head_dim/2], broadcast over batch and heads
         self.register_buffer("cos", angles.cos()[None, None], persistent=False)
         self.register_buffer("sin", angles.sin()[None, None], persistent=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # x: [B, heads, T, head_dim]
         t = x.shape[-2]
         cos, sin = self.cos[..., :t, :].to(x.dtype), self.sin[..., :t, :].to(x.dtype)
-        x1, x2 = x.chunk(2, dim=-1)
+        x1, x2 = x.chunk(2, dim=-1)  # each [B, heads, T, head_dim/2]: pairs (x1[i], x2[i])
+        # rotate each pair by its position's angle; the shape stays [B, heads, T, head_dim]
         return torch.cat((x1 * cos - x2 * sin, x1 * sin + x2 * cos), dim=-1)
 
 
@@ -86,7 +88,7 @@ class Attention(nn.Module):
         super().__init__()
         self.causal = causal
         self.heads, self.head_dim = cfg.heads, cfg.width // cfg.heads
-        self.qkv = nn.Linear(cfg.width, 3 * cfg.width, bias=False)
+        self.qkv = nn.Linear(cfg.width, 3 * cfg.width, bias=False)  # q, k, v in one matmul
         self.proj = nn.Linear(cfg.width, cfg.width, bias=False)
         self.rotary = Rotary(self.head_dim, cfg.context) if cfg.positions == "rotary" else None
         self.q_norm = RMSNorm(self.head_dim) if cfg.qk_norm else None
@@ -95,12 +97,14 @@ class Attention(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # x: [B, T, width]
         b, t, c = x.shape
-        # q, k, v: [B, heads, T, head_dim]
+        # [B, T, 3 x width] -> [3, B, heads, T, head_dim]; q, k, v: [B, heads, T, head_dim]
         q, k, v = self.qkv(x).view(b, t, 3, self.heads, self.head_dim).permute(2, 0, 3, 1, 4)
         if self.q_norm is not None:
             q, k = self.q_norm(q), self.k_norm(k)
         if self.rotary is not None:
             q, k = self.rotary(q), self.rotary(k)
+        # y: [B, heads, T, head_dim], each position a mix of the values it attends to (causal:
+        # those at or before it)
         y = F.scaled_dot_product_attention(
             q, k, v, is_causal=self.causal, dropout_p=self.dropout if self.training else 0.0)
         return self.proj(y.transpose(1, 2).reshape(b, t, c))  # heads side by side again
@@ -136,7 +140,7 @@ class Block(nn.Module):
         self.norm2, self.mlp = make_norm(cfg.norm, cfg.width), MLP(cfg)
         self.drop = nn.Dropout(cfg.dropout)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # x: [B, T, width], the residual stream
         x = x + self.drop(self.attn(self.norm1(x)))
         return x + self.drop(self.mlp(self.norm2(x)))
 

@@ -3,7 +3,8 @@
 The only part of tinylm that imports matplotlib, ipywidgets and IPython; what it draws comes
 from the core (`tinylm.results`, `tinylm.analysis`, `tinylm.recipes`). A chapter writes
 `from tinylm import notebook as nb` and then `nb.table(...)`, `nb.load_study(...)`,
-`nb.training_panel()`: everything a chapter uses is re-exported here.
+`nb.training_panel()`, `nb.source(...)` (the package's code on the page): everything a
+chapter uses is re-exported here.
 """
 
 from ..analysis import (
@@ -27,6 +28,7 @@ from ..analysis import (
 )
 from ..recipes import changes, describe_spec, in_defaults
 from ..results import REPO, Study, harness_commands, results_dir, use_results
+from .classroom import ClassPage, class_figure, merge_class, study_csvs
 from .display import HTML, Figure, figure, fmt, mode_note, note, png, show, table
 from .figures import (
     alternatives,
@@ -41,6 +43,7 @@ from .figures import (
 )
 from .live import LiveLoss, train_recipe
 from .panels import SamplingPanel, TrainingPanel, sampling_panel, training_panel
+from .source import Source, source
 from .views import (
     data_table,
     effects_table,
@@ -54,13 +57,15 @@ from .views import (
 )
 
 __all__ = [
-    "EFFECT_COLUMNS", "FAMILY_NAMES", "HTML", "OPTIMA_COLUMNS", "REPO", "Figure", "LiveLoss",
-    "SamplingPanel", "Study", "TrainingPanel", "alternatives", "calibration", "changes", "closest",
-    "data_table", "delta_bars", "describe_spec", "effects", "effects_table", "family_rows",
-    "family_sizes", "family_verdicts", "figure", "find", "fmt", "harness_commands", "in_defaults",
-    "load_studies", "load_study", "loss_curves", "loss_line", "metrics_table", "mode_note", "note",
-    "optima", "optimum", "optimum_vs_budget", "png", "prob_colour", "recipe_specs", "repetition",
-    "results_dir", "samples", "sampling_panel", "show", "size_curves", "speed_factor",
-    "stored_samples", "study_curves", "table", "throughput", "tokens_html", "train_recipe",
-    "training_panel", "use_results", "verdict_text", "verdicts", "your_optimum",
+    "ClassPage", "EFFECT_COLUMNS", "FAMILY_NAMES", "Figure", "HTML", "LiveLoss",
+    "OPTIMA_COLUMNS", "REPO", "SamplingPanel", "Source", "Study", "TrainingPanel",
+    "alternatives", "calibration", "changes", "class_figure", "closest", "data_table",
+    "delta_bars", "describe_spec", "effects", "effects_table", "family_rows", "family_sizes",
+    "family_verdicts", "figure", "find", "fmt", "harness_commands", "in_defaults",
+    "load_studies", "load_study", "loss_curves", "loss_line", "merge_class", "metrics_table",
+    "mode_note", "note", "optima", "optimum", "optimum_vs_budget", "png", "prob_colour",
+    "recipe_specs", "repetition", "results_dir", "samples", "sampling_panel", "show",
+    "size_curves", "source", "speed_factor", "stored_samples", "study_csvs", "study_curves",
+    "table", "throughput", "tokens_html", "train_recipe", "training_panel", "use_results",
+    "verdict_text", "verdicts", "your_optimum",
 ]

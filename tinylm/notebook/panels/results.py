@@ -8,8 +8,7 @@ import html
 import io
 import urllib.parse
 
-RESULT_COLUMNS = ("run", "corpus", "vocab", "width", "layers", "heads", "context", "batch_size",
-                  "lr", "budget_s", "train_s", "tokens", "params", "val_bpb", "val_ppl", "status")
+from ...classroom import RESULT_COLUMNS
 
 
 def result_row(run: int, settings: dict, cfg, metrics: dict, status: str) -> dict:
