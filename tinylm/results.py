@@ -112,6 +112,25 @@ def load_studies(*prefixes: str, warn: Warn | None = None) -> list[Study]:
     return sorted(studies, key=lambda s: (s.budget_s or 0, s.name))
 
 
+CHECK_COLUMNS = ["study", "budget_s", "threads", "pick", "pick_val_bpb", "best", "best_val_bpb",
+                 "gap", "within_criterion"]
+
+
+def calibrate_checks(*names: str) -> list[dict]:
+    """What `python -m benchmarks.calibrate_check` found for these studies: calibrate's pick on
+    the sweep's machine, the sweep's best and the gap; one row each (studies not checked yet are
+    left out). Shapes are shown as WIDTHxLAYERSxHEADS."""
+    rows = []
+    for name in names:
+        f = results_dir() / name / "calibrate-check.json"
+        if f.exists():
+            row = json.loads(f.read_text())
+            for key in ("pick", "best"):
+                row[key] = "x".join(str(row[key][k]) for k in ("width", "layers", "heads"))
+            rows.append({k: row.get(k) for k in CHECK_COLUMNS})
+    return rows
+
+
 def _in_todays_terms(study: Study) -> Study:
     """Relabel a study's recipes with specs that mean the same runs under today's defaults.
 

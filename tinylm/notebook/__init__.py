@@ -27,7 +27,15 @@ from ..analysis import (
     your_optimum,
 )
 from ..recipes import changes, describe_spec, in_defaults
-from ..results import REPO, Study, harness_commands, results_dir, use_results
+from ..results import (
+    CHECK_COLUMNS,
+    REPO,
+    Study,
+    calibrate_checks,
+    harness_commands,
+    results_dir,
+    use_results,
+)
 from .classroom import ClassPage, class_figure, merge_class, study_csvs
 from .display import HTML, Figure, figure, fmt, mode_note, note, png, show, table
 from .figures import (
@@ -57,9 +65,9 @@ from .views import (
 )
 
 __all__ = [
-    "ClassPage", "EFFECT_COLUMNS", "FAMILY_NAMES", "Figure", "HTML", "LiveLoss",
+    "ClassPage", "CHECK_COLUMNS", "EFFECT_COLUMNS", "FAMILY_NAMES", "Figure", "HTML", "LiveLoss",
     "OPTIMA_COLUMNS", "REPO", "SamplingPanel", "Source", "Study", "TrainingPanel",
-    "alternatives", "calibration", "changes", "class_figure", "closest", "data_table",
+    "alternatives", "calibrate_checks", "calibration", "changes", "class_figure", "closest", "data_table",
     "delta_bars", "describe_spec", "effects", "effects_table", "family_rows", "family_sizes",
     "family_verdicts", "figure", "find", "fmt", "harness_commands", "in_defaults",
     "load_studies", "load_study", "loss_curves", "loss_line", "merge_class", "metrics_table",
