@@ -1,4 +1,4 @@
-"""`python -m tinylm train|eval|sample|prepare`: the book's experiments from a terminal.
+"""`python -m tinylm train|eval|sample|prepare|calibrate|class`: the book from a terminal.
 
 Bad input ends with one line naming the problem and exit code 2, never a traceback.
 """
