@@ -73,3 +73,20 @@ def test_launch_buttons_follow_the_project_url(html):
     page = _page(html, CHAPTERS[1])
     assert ("mybinder.org" in page) == bool(PROJECT_URL)
     assert ("colab.research.google.com" in page) == str(PROJECT_URL).startswith("https://github.com/")
+
+
+@pytest.mark.slow
+def test_panels_carry_the_web_editions_note(html):
+    """Every page with a panel embeds its "needs a running Python kernel" note, and has what the
+    note's CSS rule looks for (`web.BOOK_PAGE`: attributes Sphinx writes on <html> or <body>)."""
+    from tinylm.notebook.panels import web
+
+    marks = [sel.rstrip("]").split("[") for sel in web.BOOK_PAGE]  # [tag, attribute]
+    with_panels = 0
+    for stem in CHAPTERS:
+        page = _page(html, stem)
+        if "tinylm-training-panel" in page or "tinylm-sampling-panel" in page:
+            with_panels += 1
+            assert "tinylm-web-note" in page and "needs a running Python kernel" in page, stem
+            assert any(re.search(f"<{tag}[^>]* {attr}=", page) for tag, attr in marks), stem
+    assert with_panels, "no chapter page embeds a panel"

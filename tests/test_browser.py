@@ -81,6 +81,13 @@ def test_slider_changes_params_and_train_shows_curve_metrics_and_story(notebook,
     nb, page = notebook, notebook.page
     panel = nb.training
     with lab.screenshot_on_failure(page, nb.artifacts, "train"):
+        # the web edition's note (tinylm/notebook/panels/web.py) is hidden where a kernel runs
+        for note in (panel.locator(".tinylm-web-note"), nb.sampling.locator(".tinylm-web-note")):
+            expect(note).to_contain_text("needs a running Python kernel", use_inner_text=False)
+            expect(note.locator(".tinylm-web-only")).to_be_hidden()
+        status = panel.locator(".tinylm-status")
+        expect(status).to_contain_text("Move the sliders", use_inner_text=True)
+        expect(status).not_to_contain_text("see the note", use_inner_text=True)
         params = panel.locator(".tinylm-params-label")
         expect(params).to_have_text(re.compile(r"^[\d,]+ parameters"))
         before = _number(params.inner_text())
@@ -200,7 +207,13 @@ def test_built_book_shows_figures_and_widget_state(artifacts, expect, request):
                                      f"{page.console_errors[-5:]} (offline, the widget and "
                                      "require.js scripts must be served locally: see STACK.md)"
                                      ) from None
-            if has_panel:
+            if has_panel:  # a web reader is told the panel needs a kernel, and how to get one
+                expect(widget.locator(".tinylm-web-note")).to_contain_text("needs a running Python "
+                                                                           "kernel")
+                expect(widget.locator(".tinylm-web-note .tinylm-web-only")).to_be_visible()
+                status = widget.locator(".tinylm-status")
+                expect(status).to_contain_text("see the note at the top", use_inner_text=True)
+                expect(status).not_to_contain_text("Move the sliders", use_inner_text=True)
                 expect(widget.locator(".tinylm-params-label")).to_contain_text("parameters")
                 expect(widget.locator(".tinylm-width .widget-readout")).to_have_text(re.compile(r"\d+"))
             page.wait_for_function("() => [...document.images].every(i => i.complete)")

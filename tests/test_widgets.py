@@ -5,14 +5,19 @@ from __future__ import annotations
 import csv
 import dataclasses
 import io
+import subprocess
+import sys
+import threading
 import time
+import types
 
 import pytest
 import torch
 
 import tinylm
+from tinylm import busy, version
 from tinylm import notebook as nb
-from tinylm.notebook.panels import kernel, results, speed
+from tinylm.notebook.panels import colab, kernel, others, results, speed
 
 
 @pytest.fixture(autouse=True)
@@ -201,3 +206,146 @@ def test_panels_share_the_kernels_speed_measurements():
     a.speeds.remember(a.model_config(), 8, 10_000.0)
     b.budget.value = 30  # any change refreshes the labels
     assert "300k tokens" in b.tokens_label.value
+
+
+# ---------------------------------------------------------------- another training, Colab, the book
+
+
+@pytest.fixture
+def other_training():
+    """A sleeping process registered as a tinylm training (busy.Registration, its PID)."""
+    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    registration = busy.Registration(300)
+    registration.path = registration.path.with_name(f"{proc.pid}.json")
+    registration.entry.update(pid=proc.pid, process_started=busy._started(proc.pid),
+                              what="python -m tinylm train")
+    try:
+        with registration:
+            yield proc
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def test_another_training_is_said_before_training_and_train_anyway_trains(other_training,
+                                                                          capsys):
+    panel = small_panel()
+    panel.train_button.click()
+    assert panel._thread is None and not panel.running  # nothing started: the student decides
+    assert f"PID {other_training.pid}" in panel.busy_notice.value
+    assert "several times slower" in panel.busy_notice.value
+    assert {w.layout.display for w in (panel.busy_notice, panel.wait_button,
+                                       panel.anyway_button)} == {None}
+    panel.anyway_button.click()
+    assert panel.busy_notice.layout.display == panel.anyway_button.layout.display == "none"
+    result = panel.wait(60)
+    assert result is not None and result.status == "completed", panel.status.value
+    assert "another tinylm training" not in capsys.readouterr().err  # if_busy="go": asked once
+
+
+@pytest.fixture
+def waiting_panel(other_training, monkeypatch):
+    """A panel whose student pressed Train, then "Wait for it", now waiting for `other_training`."""
+    monkeypatch.setattr(others, "POLL_S", 0.05)
+    panel = small_panel()
+    panel.train_button.click()
+    panel.wait_button.click()
+    deadline = time.monotonic() + 30
+    while "Waiting for PID" not in panel.status.value and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert f"Waiting for PID {other_training.pid}" in panel.status.value
+    return panel
+
+
+def test_wait_for_it_waits_in_the_background_until_the_other_ends(waiting_panel, other_training):
+    panel = waiting_panel
+    assert panel.running and panel.train_button.disabled and not panel.stop_button.disabled
+    time.sleep(0.2)
+    assert panel.records == [] and panel.result is None  # still waiting
+    other_training.kill()
+    other_training.wait()
+    result = panel.wait(60)
+    assert result is not None and result.status == "completed", panel.status.value
+
+
+def test_stop_cancels_the_wait_and_trains_nothing(waiting_panel):
+    panel = waiting_panel
+    panel.stop_button.click()
+    assert panel.wait(10) is None and not panel.running
+    assert "Stopped waiting" in panel.status.value and panel.results == []
+    assert not panel.train_button.disabled and panel.stop_button.disabled
+    assert kernel.TRAINING.acquire(blocking=False)  # released for the next run
+    kernel.TRAINING.release()
+
+
+@pytest.fixture
+def fake_colab(monkeypatch):
+    """A `google.colab` module whose output.enable_custom_widget_manager records its calls."""
+    calls = []
+    module = types.ModuleType("google.colab")
+    module.output = types.SimpleNamespace(enable_custom_widget_manager=lambda: calls.append(1))
+    monkeypatch.setitem(sys.modules, "google.colab", module)
+    monkeypatch.setattr(colab, "STATE", {"enabled": False})
+    return calls
+
+
+def test_on_colab_the_click_handler_trains_and_stop_is_the_interrupt(fake_colab, monkeypatch,
+                                                                    small_data):
+    threads = []
+    monkeypatch.setattr(kernel, "prepare", lambda corpus, vocab: threads.append(
+        threading.current_thread()) or small_data)
+    panel = small_panel()
+    small_panel()
+    assert len(fake_colab) == 1  # enabled once per kernel
+    assert "interrupt" in panel.colab_note.value and panel.colab_note.layout.display is None
+    panel.train_button.click()  # returns when the run is over
+    assert threads == [threading.main_thread()] and panel._thread is None
+    assert panel.result is not None and panel.result.status == "completed", panel.status.value
+    assert panel.stop_button.disabled and not panel.train_button.disabled
+    # Stop on Colab is the kernel interrupt: a KeyboardInterrupt in the training loop
+    panel.budget.value = 60
+    on_record = panel._on_record
+
+    def interrupt(record):  # once, the third log record in
+        on_record(record)
+        if record.get("event") == "log" and len(panel.records) == 3:
+            raise KeyboardInterrupt
+
+    panel._on_record = interrupt
+    panel.train_button.click()
+    assert panel.result.status == "interrupted" and panel.result.metrics["train_seconds"] < 30
+    assert "interrupted" in panel.metrics_label.value and panel.results[-1]["status"] == "interrupted"
+    text = tinylm.generate(panel.result.model, panel.tokenizer, "Tom", max_new_tokens=5, seed=0)
+    assert text.startswith("Tom")
+
+
+def test_on_colab_the_interrupt_also_ends_waiting(fake_colab, other_training, monkeypatch):
+    class Interrupted(threading.Event):
+        def wait(self, timeout=None):
+            raise KeyboardInterrupt
+
+    panel = small_panel()
+    panel._stop = Interrupted()
+    panel.train_button.click()
+    panel.wait_button.click()
+    assert "Stopped waiting" in panel.status.value and panel.result is None
+    assert not panel.running and not panel.train_button.disabled
+
+
+def test_panels_say_in_the_web_edition_only_that_they_need_a_kernel(monkeypatch):
+    panel, sampler = small_panel(), nb.sampling_panel()
+    for note in (panel.web_note, sampler.web_note):
+        assert "needs a running Python kernel" in note.value and "jupyter lab chapters/" in note.value
+        assert "style='display:none;" in note.value  # hidden unless the book's CSS rule applies
+        assert "html[data-content_root] .tinylm-web-only" in note.value
+        assert "launch button" not in note.value  # no public address, no button to point at
+    assert panel.children[0] is panel.web_note and sampler.children[0] is sampler.web_note
+    assert "Move the sliders" in panel.status.value and "tinylm-live-only" in panel.status.value
+    assert "see the note at the top" in panel.status.value
+    panel.speeds.remember(panel.model_config(), 8, 10_000.0)
+    panel.budget.value = 3  # the labels say whose machine their numbers are from
+    assert "on the machine that built this page" in panel.tokens_label.value
+    assert "tinylm-web-only" in panel.memory_label.value
+    monkeypatch.setattr(version, "PROJECT_URL", "https://github.com/someone/tinylm")
+    note = small_panel().web_note.value
+    assert "launch button" in note and "https://github.com/someone/tinylm#" in note

@@ -1,11 +1,16 @@
-"""The sliders of a training panel, with the ranges a student may pick from; the panel's
-starting values are always among the options."""
+"""The controls of a training panel: sliders with the ranges a student may pick from (the
+panel's starting values always among them), its outputs and buttons, and settings passed through."""
 
 from __future__ import annotations
+
+from dataclasses import fields
 
 import ipywidgets as W
 
 from ... import quick
+from ...models import ModelConfig
+from ...train import TrainConfig
+from .web import live_or_web, web_note
 
 CONTEXTS = (32, 64, 128, 256, 512)
 VOCABS = (("256 (bytes)", 256), ("512", 512), ("1024", 1024), ("2048", 2048), ("4096", 4096),
@@ -13,6 +18,27 @@ VOCABS = (("256 (bytes)", 256), ("512", 512), ("1024", 1024), ("2048", 2048), ("
 BATCH_SIZES = (1, 2, 4, 8, 16, 32, 64)
 CORPORA = ("tinystories", "simplewiki")
 BUDGET_MAX_S = 300
+# The panel trains eager: a compiled first step would stall the curve for
+# tinylm.measured.COMPILE_WARM_S to COMPILE_COLD_S seconds.
+COMPILE = "off"
+_MODEL_KEYS = {f.name for f in fields(ModelConfig)} - {"vocab_size", "context", "width", "layers",
+                                                        "heads"}
+_TRAIN_KEYS = {f.name for f in fields(TrainConfig)} - {"budget_s", "lr", "batch_size"}
+
+
+def passed_through(options: dict) -> tuple[dict, dict]:
+    """(ModelConfig fields, TrainConfig fields) of the panel's other keywords; TypeError for
+    any other name (a typo must not be silently ignored)."""
+    unknown = set(options) - _MODEL_KEYS - _TRAIN_KEYS
+    if unknown:
+        raise TypeError(f"training_panel() got unknown settings {sorted(unknown)}; it takes "
+                        "width, layers, heads, context, vocab, lr, batch_size, corpus, budget, "
+                        "prompt, and ModelConfig/TrainConfig fields")
+    # A short final evaluation keeps the round trip from Train to a sample short; runs stay
+    # comparable.
+    return ({k: v for k, v in options.items() if k in _MODEL_KEYS},
+            {"compile": COMPILE, "final_eval_tokens": quick.eval_tokens(65_536),
+             **{k: v for k, v in options.items() if k in _TRAIN_KEYS}})
 
 
 def sliders(width: int, layers: int, heads: int, context: int, vocab: int, corpus: str,
@@ -42,14 +68,27 @@ def sliders(width: int, layers: int, heads: int, context: int, vocab: int, corpu
 
 def outputs() -> dict[str, W.Widget]:
     """{name: widget} for what a training panel says and shows, and its buttons."""
+    def hidden():  # shown only when needed; a layout each, so each shows alone
+        return {"layout": W.Layout(display="none")}
+
     return {
+        "web_note": web_note("training panel"),
         "heads_warning": W.HTML(layout=W.Layout(max_width="24em")),
         "params_label": W.HTML(), "memory_label": W.HTML(), "tokens_label": W.HTML(),
         "train_button": W.Button(description="Train", button_style="success", icon="play"),
         "stop_button": W.Button(description="Stop", button_style="danger", icon="stop",
                                 disabled=True),
+        "colab_note": W.HTML(**hidden()),
+        "busy_notice": W.HTML(**hidden()),
+        "wait_button": W.Button(description="Wait for it", icon="hourglass-half",
+                                tooltip="Train once the other training has finished", **hidden()),
+        "anyway_button": W.Button(description="Train anyway", button_style="warning",
+                                  icon="play", tooltip="Train now: both trainings run slower",
+                                  **hidden()),
         "progress": W.FloatProgress(value=0, min=0, max=1, layout=W.Layout(width="20em")),
-        "status": W.HTML("Move the sliders, then press <b>Train</b>."),
+        "status": W.HTML(live_or_web("Move the sliders, then press <b>Train</b>.",
+                                     "Nothing trains on this web page: see the note at the top of "
+                                     "this panel.")),
         "plot": W.Image(format="png", layout=W.Layout(max_width="640px")),
         "metrics_label": W.HTML(), "sample_output": W.HTML(),
         "results_table": W.HTML(),
@@ -66,9 +105,10 @@ def layout(w: dict[str, W.Widget]) -> list[W.Widget]:
                                                              "heads_warning", "context", "vocab"))])
     training = W.VBox([W.HTML("<b>Training</b>"),
                        *(w[k] for k in ("corpus", "lr", "batch_size", "budget"))])
-    return [W.HBox([model, training]),
+    return [w["web_note"], W.HBox([model, training]),
             W.VBox([w["params_label"], w["memory_label"], w["tokens_label"]]),
-            W.HBox([w["train_button"], w["stop_button"], w["progress"]]), w["status"],
+            W.HBox([w["train_button"], w["stop_button"], w["progress"]]), w["colab_note"],
+            w["busy_notice"], W.HBox([w["wait_button"], w["anyway_button"]]), w["status"],
             w["plot"], w["metrics_label"], w["sample_output"],
             W.HTML("<b>Your runs</b>"), w["results_table"], w["results_plot"],
             W.HBox([w["export_button"], w["csv_link"]])]

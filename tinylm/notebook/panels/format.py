@@ -5,6 +5,11 @@ from __future__ import annotations
 
 import html
 
+from .web import live_or_web, web_only
+
+# The built book shows the numbers of the machine that ran its chapters, not the reader's.
+BUILT_HERE = web_only(" on the machine that built this page")
+
 
 def human(n: float) -> str:
     """A count with a k/M/B suffix and three significant digits."""
@@ -35,7 +40,9 @@ def memory_text(need: float, have: float | None, problem: str | None) -> str:
     memory = f"memory for training: about {size(need)}"
     if have is not None:
         memory += f" of {size(have)} available"
-    return red(memory + ": too big, " + problem.split(": ")[-1]) if problem else memory
+    if problem:
+        return red(memory + ": too big, " + problem.split(": ")[-1])
+    return memory + (BUILT_HERE if have is not None else "")
 
 
 def tokens_text(expected: tuple[float, bool] | None, budget: float, tokens_per_step: int) -> str:
@@ -45,14 +52,17 @@ def tokens_text(expected: tuple[float, bool] | None, budget: float, tokens_per_s
     tps, exact = expected
     steps = tps * budget / tokens_per_step
     how = "measured" if exact else "estimated"
-    return (f"expect about <b>{human(tps * budget)} tokens</b> in {budget} s on this machine "
+    return (f"expect about <b>{human(tps * budget)} tokens</b> in {budget} s "
+            + live_or_web("on this machine", "on the machine that built this page") + " "
             f"({human(tps)} tokens/s {how}; about {human(steps)} optimizer steps)")
 
 
 def metrics_text(m: dict, status: str, budget_s: float, message: str = "") -> str:
     """The line under the plot once a run has ended: its score, size, speed and how it ended."""
-    how = {"completed": "", "stopped": f" · <b>stopped early</b> after {m['train_seconds']:.1f} "
-           f"of {budget_s:.0f} s; the model trained so far is kept",
+    early = (f" after {m['train_seconds']:.1f} of {budget_s:.0f} s; the model trained so far "
+             "is kept")
+    how = {"completed": "", "stopped": " · <b>stopped early</b>" + early,
+           "interrupted": " · <b>interrupted</b> (stopped early)" + early,
            "diverged": f" · <b>diverged</b>: {html.escape(message)}"}
     return (f"<b>val_bpb {m['val_bpb']:.3f}</b> bits per byte · perplexity {m['val_ppl']:.2f} · "
             f"{human(m['tokens_seen'])} tokens in {m['train_seconds']:.1f} s "

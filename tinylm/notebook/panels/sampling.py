@@ -13,8 +13,9 @@ import ipywidgets as W
 
 from ...checkpoint import load
 from ...sample import stream
-from . import kernel
+from . import colab, kernel
 from .format import red
+from .web import web_note
 
 
 def sampling_panel(model=None, tokenizer=None, checkpoint=None, **defaults) -> SamplingPanel:
@@ -57,12 +58,14 @@ class SamplingPanel(W.VBox):
         self.generate_button = W.Button(description="Generate", button_style="primary",
                                         icon="pencil")
         self.model_label, self.output, self.status = W.HTML(), W.HTML(), W.HTML()
+        self.web_note = web_note("sampling panel")  # shown in the built book only
+        colab.enable_widgets()
         self.text = ""
         for name in ("prompt", "temperature", "top_k", "top_p", "length", "seed",
                      "generate_button", "model_label", "output", "status"):
             getattr(self, name).add_class(f"tinylm-{name.replace('_', '-')}")
         self.generate_button.on_click(self.generate)
-        super().__init__([self.prompt,
+        super().__init__([self.web_note, self.prompt,
                           W.HBox([W.VBox([self.temperature, self.top_k, self.top_p]),
                                   W.VBox([self.length, self.seed])]),
                           W.HBox([self.generate_button, self.model_label]), self.output,

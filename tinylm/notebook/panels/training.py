@@ -3,6 +3,8 @@
 Why it is built this way:
 - Training runs in a background thread. A widget click is a message the kernel handles only
   when no cell is running; with the cell finished at once, the Stop button works mid-run.
+  On Colab, where background updates may not show, it trains in the click handler (`colab`).
+- Another tinylm training on this machine is said before training, with a choice (`others`).
 - Plots are PNG bytes in an `ipywidgets.Image` (`..live.loss_png`), drawn without pyplot: this
   works without ipympl, from any thread, and the built book embeds the picture.
 - Parameter counts are exact (`tinylm.models.param_count`), so labels follow a dragged slider;
@@ -14,33 +16,24 @@ from __future__ import annotations
 import html
 import threading
 import time
-from dataclasses import fields
 from pathlib import Path
 
 import ipywidgets as W
-import torch
 
 from ... import quick
 from ...data import DataConfig
 from ...evaluate import bits_per_byte
-from ...models import ModelConfig, param_count
-from ...resources import available_bytes, estimate_bytes
+from ...models import ModelConfig
 from ...sample import stream
 from ...train import TrainConfig, TrainResult, train
 from ..live import loss_png, results_png
-from . import kernel, results, speed
-from .controls import layout, outputs, sliders
-from .format import memory_text, metrics_text, params_text, red, size, story_html, tokens_text
+from . import colab, info, kernel, others, results, speed
+from .controls import layout, outputs, passed_through, sliders
+from .format import metrics_text, red, story_html
 
 PROMPTS = {"tinystories": "Once upon a time", "simplewiki": "The"}
 DRAW_EVERY_S = 1.0  # redraw the live plot at most this often: drawing steals time from training
 CURVES_SHOWN = 4  # earlier runs drawn in grey behind the current one
-# The panel trains eager: a compiled first step would stall the curve for
-# tinylm.measured.COMPILE_WARM_S to COMPILE_COLD_S seconds.
-COMPILE = "off"
-_MODEL_KEYS = {f.name for f in fields(ModelConfig)} - {"vocab_size", "context", "width", "layers",
-                                                        "heads"}
-_TRAIN_KEYS = {f.name for f in fields(TrainConfig)} - {"budget_s", "lr", "batch_size"}
 
 
 def training_panel(**defaults) -> TrainingPanel:
@@ -64,17 +57,7 @@ class TrainingPanel(W.VBox):
                  batch_size: int = TrainConfig.batch_size, corpus: str = DataConfig.corpus,
                  budget: float | None = None, prompt: str | None = None, sample_tokens: int = 120,
                  calibrate_speed: bool = True, **options):
-        unknown = set(options) - _MODEL_KEYS - _TRAIN_KEYS
-        if unknown:
-            raise TypeError(f"training_panel() got unknown settings {sorted(unknown)}; it takes "
-                            "width, layers, heads, context, vocab, lr, batch_size, corpus, budget, "
-                            "prompt, and ModelConfig/TrainConfig fields")
-        self.model_options = {k: v for k, v in options.items() if k in _MODEL_KEYS}
-        # A short final evaluation keeps the round trip from Train to a sample short; runs
-        # stay comparable.
-        self.train_options = {"compile": COMPILE,
-                              "final_eval_tokens": quick.eval_tokens(65_536),
-                              **{k: v for k, v in options.items() if k in _TRAIN_KEYS}}
+        self.model_options, self.train_options = passed_through(options)
         self.prompt, self.sample_tokens = prompt, sample_tokens
         self.speeds = speed.SPEEDS
         budget = max(1, round(quick.budget(30) if budget is None else budget))
@@ -90,6 +73,7 @@ class TrainingPanel(W.VBox):
         self._curves: list[tuple[str, list[dict], float]] = []  # (label, records, bytes/token)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._active = False  # training (or waiting to), in the thread or the foreground
         self._bpt = 4.0
         self._last_draw = 0.0
 
@@ -98,6 +82,13 @@ class TrainingPanel(W.VBox):
             control.observe(self._update_info, names="value")
         self.train_button.on_click(self._on_train)
         self.stop_button.on_click(lambda _: self._stop.set())
+        self.wait_button.on_click(lambda _: self._start(wait=True))
+        self.anyway_button.on_click(lambda _: self._start(wait=False))
+        self.foreground = colab.active()  # on Colab: train in the click handler
+        colab.enable_widgets()
+        if self.foreground:
+            self.colab_note.value, self.colab_note.layout.display = html.escape(colab.NOTE), None
+            self.stop_button.tooltip = "On Colab, the ■ interrupt button stops a run"
         self.export_button.on_click(lambda _: self.save_csv())
 
         super().__init__(layout(widgets))
@@ -125,49 +116,37 @@ class TrainingPanel(W.VBox):
 
     def problem(self) -> str | None:
         """Why these settings cannot train, in one line; None if they can."""
-        try:
-            self.model_config().validate()
-        except ValueError as e:
-            return str(e)
-        need, have = self._memory()
-        if have is not None and need > 0.8 * have:
-            return (f"needs about {size(need)} of memory but {size(have)} is available: "
-                    "lower width, layers, context or batch size")
-        return None
-
-    def _memory(self) -> tuple[float, float | None]:
-        """(bytes training needs, bytes available or None)."""
-        need = estimate_bytes(self.model_config(), self.batch_size.value)["total"]
-        return need, available_bytes(torch.device("cpu"))
+        return info.problem(self.model_config(), self.batch_size.value)
 
     @property
     def running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
+        return self._active or (self._thread is not None and self._thread.is_alive())
 
     def _update_info(self, change=None) -> None:
-        """Refresh parameter count, memory and expected tokens; flag impossible settings."""
-        problem = self.problem()
-        self.train_button.disabled = problem is not None or self.running
-        cfg = self.model_config()
-        try:
-            cfg.validate()
-        except ValueError as e:
-            self.heads_warning.value = red(f"✗ {e}")
-            self.heads.style.handle_color = "#c62828"
-            self.params_label.value = "parameters: — (see the message under heads)"
-            self.memory_label.value = self.tokens_label.value = ""
-            return
-        self.heads_warning.value = ""
-        self.heads.style.handle_color = None
-        self.params_label.value = params_text(param_count(cfg), cfg.vocab_size * cfg.width)
-        self.memory_label.value = memory_text(*self._memory(), problem)
-        self.tokens_label.value = tokens_text(self.speeds.expected(cfg, self.batch_size.value),
-                                              self.budget.value,
-                                              self.batch_size.value * cfg.context)
+        info.refresh(self)
+        self.train_button.disabled = self.problem() is not None or self.running
 
     # training
 
     def _on_train(self, _=None) -> None:
+        """Train, or first say that another training runs on this machine and offer a choice."""
+        if self.running:
+            return
+        entries = others.find()
+        if not entries:
+            self._start(wait=False)
+            return
+        self.busy_notice.value = others.notice_html(entries)
+        self._show_choice(True)
+
+    def _show_choice(self, shown: bool) -> None:
+        for widget in (self.busy_notice, self.wait_button, self.anyway_button):
+            widget.layout.display = None if shown else "none"
+
+    def _start(self, wait: bool) -> None:
+        """Train now (after waiting for the other trainings when `wait`), in the background
+        thread or, on Colab, here in the click handler."""
+        self._show_choice(False)
         if self.running:
             return
         problem = self.problem()
@@ -178,16 +157,20 @@ class TrainingPanel(W.VBox):
             self._say("another training panel is training: stop it or wait for it", error=True)
             return
         self._stop.clear()
-        self.records = []
-        self.train_button.disabled, self.stop_button.disabled = True, False
+        self._active, self.records = True, []
+        self.train_button.disabled, self.stop_button.disabled = True, self.foreground
         self.progress.max, self.progress.value = self.budget.value, 0
         self.progress.bar_style = ""
         self.metrics_label.value = self.sample_output.value = ""
+        if self.foreground:
+            self._run(self.settings(), wait)
+            return
         try:
-            self._thread = threading.Thread(target=self._run, args=(self.settings(),),
+            self._thread = threading.Thread(target=self._run, args=(self.settings(), wait),
                                             name="tinylm-training", daemon=True)
             self._thread.start()
         except BaseException:
+            self._active = False
             kernel.TRAINING.release()
             raise
 
@@ -204,9 +187,12 @@ class TrainingPanel(W.VBox):
     def _say(self, text: str, error: bool = False) -> None:
         self.status.value = red(text) if error else html.escape(text)
 
-    def _run(self, s: dict) -> None:
+    def _run(self, s: dict, wait: bool = False) -> None:
         started = time.perf_counter()
         try:
+            if wait and not others.wait_for_others(self._stop, self._say):
+                self._say("Stopped waiting: nothing was trained.")
+                return
             self._say(f"Preparing {s['corpus']} with a {s['vocab']}-token vocabulary…")
             data = kernel.prepare(s["corpus"], s["vocab"])
             self._bpt = kernel.bytes_per_token(data)
@@ -216,7 +202,7 @@ class TrainingPanel(W.VBox):
             self._say("Training…")
             self._last_draw = 0.0
             result = train(data, cfg, tcfg, callback=self._on_record, stop=self._stop.is_set,
-                           progress=False)
+                           progress=False, if_busy="go")  # the panel has asked already
             self._say("Writing a sample story…")
             prompt = self.prompt if self.prompt is not None else PROMPTS.get(s["corpus"], "The")
             story = prompt + "".join(stream(result.model, data.tokenizer, prompt, seed=0,
@@ -225,7 +211,10 @@ class TrainingPanel(W.VBox):
         except Exception as e:  # shown in the panel: a student reads it, not a traceback
             self.progress.bar_style = "danger"
             self._say(f"Training failed: {type(e).__name__}: {e}", error=True)
+        except KeyboardInterrupt:  # Colab's Stop outside the training loop itself
+            self._say("Interrupted.")
         finally:
+            self._active = False
             self.stop_button.disabled = True
             self.train_button.disabled = self.problem() is not None
             kernel.TRAINING.release()
