@@ -349,3 +349,15 @@ def test_panels_say_in_the_web_edition_only_that_they_need_a_kernel(monkeypatch)
     monkeypatch.setattr(version, "PROJECT_URL", "https://github.com/someone/tinylm")
     note = small_panel().web_note.value
     assert "launch button" in note and "https://github.com/someone/tinylm#" in note
+
+
+def test_the_metrics_line_says_where_the_run_trained_and_why():
+    from tinylm.notebook.panels.format import metrics_text
+
+    m = {"val_bpb": 1.2, "val_ppl": 30.0, "tokens_seen": 1000, "train_seconds": 2.0,
+         "tokens_per_s": 500.0, "params": 10_000, "device": "cpu", "dtype": "bfloat16",
+         "device_choice": {"how": "measured earlier, cached in /home/x/.cache/tinylm/machine.json"}}
+    text = metrics_text(m, "completed", 2.0)
+    assert "on cpu (bfloat16, measured earlier)" in text and ".cache" not in text
+    m["device_choice"] = {"how": "measured"}
+    assert "on cpu (bfloat16, measured fastest here)" in metrics_text(m, "completed", 2.0)

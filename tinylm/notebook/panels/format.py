@@ -67,7 +67,18 @@ def metrics_text(m: dict, status: str, budget_s: float, message: str = "") -> st
     return (f"<b>val_bpb {m['val_bpb']:.3f}</b> bits per byte · perplexity {m['val_ppl']:.2f} · "
             f"{human(m['tokens_seen'])} tokens in {m['train_seconds']:.1f} s "
             f"({human(m['tokens_per_s'])}/s) · {human(m['params'])} parameters"
-            + how.get(status, f" · {html.escape(status)}"))
+            f"{device_text(m)}" + how.get(status, f" · {html.escape(status)}"))
+
+
+def device_text(m: dict) -> str:
+    """ · on cpu (bfloat16; measured fastest here)': where the run trained, and why there."""
+    if not m.get("device"):
+        return ""
+    choice = m.get("device_choice") or {}
+    how = (choice.get("how") or "").split(", cached in")[0]  # the cache path is no news here
+    why = {"measured": "measured fastest here"}.get(how, how)
+    details = ", ".join(x for x in (m.get("dtype"), why) if x)
+    return f" · on {html.escape(str(m['device']))}" + (f" ({html.escape(details)})" if details else "")
 
 
 def story_html(prompt: str, story: str) -> str:
