@@ -90,3 +90,56 @@ def test_panels_carry_the_web_editions_note(html):
             assert "tinylm-web-note" in page and "needs a running Python kernel" in page, stem
             assert any(re.search(f"<{tag}[^>]* {attr}=", page) for tag, attr in marks), stem
     assert with_panels, "no chapter page embeds a panel"
+
+
+# ---------------------------------------------------------------- the structure of every page
+
+FULL_HTML = ROOT / "book" / "_build" / "html"  # `python book/build.py` (CI builds only --quick)
+# What each chapter page shows (at least), in the quick and the full build alike:
+# images (PNG figures and plots), tables (nb.table), sample text, saved widget state (the
+# panels; chapters 1 and 2 also save their trainings' progress bars).
+STRUCTURE = {
+    "00": {"images": 0, "tables": 1},
+    "01": {"images": 3, "tables": 4, "samples": 'class="tinylm-samples"', "widgets": True},
+    "02": {"images": 5, "tables": 3, "widgets": True},
+    "03": {"images": 6, "tables": 5, "widgets": True},
+    "04": {"images": 2, "tables": 1, "samples": 'class="tinylm-tokens"', "widgets": True},
+    "05": {"images": 2, "tables": 4, "samples": "<th>sample</th>"},
+}
+
+
+def structure_problems(html: Path) -> list[str]:
+    """What a page lacks, or shows that a reader would trip on, per STRUCTURE."""
+    problems = []
+    for stem in CHAPTERS:
+        want, page = STRUCTURE.get(stem[:2], {}), _page(html, stem)
+        if "Traceback" in page or 'class="output traceback' in page:
+            problems.append(f"{stem}: shows a traceback")
+        images = re.findall(r"<img [^>]*src=\"([^\"]+\.png)\"", page)
+        if len(images) < want.get("images", 0):
+            problems.append(f"{stem}: {len(images)} figures, expected {want['images']}")
+        problems += [f"{stem}: missing {src}" for src in images
+                     if not (html / "chapters" / src).resolve().exists()]
+        tables = page.count('class="tinylm-table"')
+        if tables < want.get("tables", 0):
+            problems.append(f"{stem}: {tables} tables, expected {want['tables']}")
+        if "samples" in want and want["samples"] not in page:
+            problems.append(f"{stem}: no sample text ({want['samples']})")
+        if want.get("widgets") and "application/vnd.jupyter.widget-state+json" not in page:
+            problems.append(f"{stem}: no saved widget state")
+    return problems
+
+
+@pytest.mark.slow
+def test_quick_build_structure(html):
+    assert not structure_problems(html)
+
+
+def test_full_build_structure():
+    """The full build (`python book/build.py`, about 7½ minutes on the benchmark machine), when
+    one is there: CI builds only the quick book, so this reads what a developer built."""
+    if not (FULL_HTML / "chapters").is_dir():
+        pytest.skip(f"no full build at {FULL_HTML.relative_to(ROOT)} (`python book/build.py` "
+                    "makes one; CI builds only the quick book, checked by "
+                    "test_quick_build_structure)")
+    assert not structure_problems(FULL_HTML)

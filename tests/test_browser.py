@@ -223,3 +223,53 @@ def test_built_book_shows_figures_and_widget_state(artifacts, expect, request):
             assert sizes, f"{chosen.name} shows no figures"
             broken = [src for src, width in sizes if width == 0]
             assert not broken, f"{chosen.name}: figures that did not load: {broken}"
+
+
+# Outputs wider than the content column, unless a box around them scrolls (wide tables do).
+OVERFLOW_JS = """() => {
+  const main = document.querySelector('#main-content article') || document.querySelector('main');
+  const right = main.getBoundingClientRect().right + 2, out = [];
+  for (const e of main.querySelectorAll('.cell_output *')) {
+    const r = e.getBoundingClientRect();
+    if (!r.width || r.right <= right) continue;
+    let a = e.parentElement, boxed = false;
+    for (; a && a !== main; a = a.parentElement) {
+      if (['auto', 'scroll', 'hidden'].includes(getComputedStyle(a).overflowX)
+          && a.getBoundingClientRect().right <= right) { boxed = true; break; }
+    }
+    if (!boxed) out.push(`${e.tagName}.${String(e.className).slice(0, 40)}`);
+  }
+  return [...new Set(out)].slice(0, 8);
+}"""
+
+
+def test_built_book_pages_have_no_script_errors_and_fit_the_column(artifacts, expect, request):
+    """Every page at a laptop's width: no script error (MathJax 3 against the widget manager's
+    MathJax 2 call, a script Sphinx writes twice), no output running off the column's right."""
+    html_dir = request.getfixturevalue("quick_book_html")
+    pages = [html_dir / "index.html", *sorted((html_dir / "chapters").glob("*.html"))]
+    browser = request.getfixturevalue("browser")
+    problems = []
+    with lab.static_server(html_dir) as url:
+        for path in pages:
+            with lab.new_page(browser) as page:
+                page.set_viewport_size({"width": 1280, "height": 900})
+                errors, missing = [], []
+                page.on("pageerror", lambda e, errors=errors: errors.append(str(e)))
+                page.on("response", lambda r, missing=missing: r.status >= 400
+                        and not r.url.endswith("/favicon.ico") and missing.append(r.url))
+                page.goto(f"{url}/{path.relative_to(html_dir).as_posix()}")
+                page.wait_for_load_state("load")
+                if "widget-view+json" in path.read_text(errors="replace"):
+                    page.locator(".jupyter-widgets").first.wait_for(state="attached",
+                                                                    timeout=30_000)
+                page.wait_for_timeout(1500)  # MathJax and the widgets finish rendering
+                # a missing file is named by `missing`; Chromium's console line does not say which
+                errors += [m for m in page.console_errors if not m.startswith("Failed to load")]
+                errors += [f"not found: {url}" for url in missing]
+                if errors:
+                    problems.append(f"{path.name}: script errors {errors[:3]}")
+                if wide := page.evaluate(OVERFLOW_JS):
+                    problems.append(f"{path.name}: wider than the column: {wide}")
+                    page.screenshot(path=str(artifacts / f"book-{path.stem}.png"), full_page=True)
+    assert not problems, "\n".join(problems)

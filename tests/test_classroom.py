@@ -54,17 +54,19 @@ def _write(folder, name: str, text: str | bytes):
     return path
 
 
-def test_the_panel_export_merges_as_an_older_file(panel_rows, tmp_path):
-    """The panel's own CSV (its columns as they are today) merges: the file is one laptop."""
+def test_the_panel_export_is_the_class_format(panel_rows, tmp_path):
+    """The panel writes its CSV through classroom.to_csv: this laptop's id and each run's tokens
+    per second come with it, and the file merges with no note."""
     panel, _ = panel_rows
     assert results.RESULT_COLUMNS is RESULT_COLUMNS  # one home for the columns
-    path = _write(tmp_path, "ada.csv", panel.to_csv())
-    merged = classroom.merge([path])
+    text = panel.to_csv()
+    assert tuple(next(csv.reader(io.StringIO(text)))) == CSV_COLUMNS
+    merged = classroom.merge([_write(tmp_path, "ada.csv", text)])
     assert [r["width"] for r in merged.runs] == [32, 48] and merged.skipped == []
-    assert len(merged.notes) == 1 and "ada.csv: no machine column" in merged.notes[0]
+    assert merged.notes == []
     first = merged.runs[0]
-    assert first["machine"] == "file ada.csv"
-    assert first["tokens_per_s"] == pytest.approx(first["tokens"] / first["train_s"])
+    assert first["machine"] == classroom.machine_id()
+    assert first["tokens_per_s"] == pytest.approx(first["tokens"] / first["train_s"], rel=1e-3)
     assert merged.machines()[0]["calibrate_params"] is None
 
 

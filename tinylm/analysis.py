@@ -12,6 +12,10 @@ import textwrap
 from .recipes import RECIPES, describe_spec, in_defaults
 from .results import Study
 
+# Printed paragraphs wrap at WRAP characters: what the book's column (about 730 px) shows of a
+# monospace line, so the book shows each line as printed.
+WRAP = 78
+
 EFFECT_COLUMNS = ["study", "change", "val_bpb", "delta_bpb", "plus_minus", "n", "tps_ratio",
                   "verdict", "in_recipe"]
 OPTIMA_COLUMNS = ["study", "params", "interior", "val_bpb", "val_ppl", "tokens_seen",
@@ -70,7 +74,7 @@ def verdict_text(row: dict) -> str:
             f"{row['delta_bpb']:+.4f} ± {row['plus_minus']:.4f} bits per byte against "
             f"the baseline over {row['n']} run(s): {row['verdict']}"
             + (f"; in tinylm's defaults: {row['in_recipe']}." if row.get("in_recipe") else "."))
-    return textwrap.fill(text, 88, subsequent_indent="  ")
+    return textwrap.fill(text, WRAP, subsequent_indent="  ")
 
 
 def find(rows: list[dict], word: str) -> list[dict]:
@@ -160,7 +164,7 @@ def family_verdicts(studies: list[Study]) -> str:
                          f"{r['tokens_per_s']:,.0f} tokens/s): val_bpb {r['val_bpb']:.4f}, "
                          f"{abs(change):.1%} {'lower' if change < 0 else 'higher'} than the "
                          f"transformer.")
-    return "\n".join(textwrap.fill(line, 88, subsequent_indent="    ") for line in lines) \
+    return "\n".join(textwrap.fill(line, WRAP, subsequent_indent="    ") for line in lines) \
         or "No stored family studies."
 
 
@@ -208,4 +212,4 @@ def calibration(live: dict, stored: dict | None, studies: list[Study], budget_s:
             f"buy about as many tokens as {best['equivalent_budget_s']:.0f} s there; the closest "
             f"stored sweep ({best['budget_s']:.0f} s) puts the best size at {best['params']:,} "
             f"parameters ({best['best_recipe']}, val_bpb {best['val_bpb']:.3f}).")
-    return textwrap.fill(text, 88)
+    return textwrap.fill(text, WRAP)

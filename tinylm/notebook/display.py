@@ -7,6 +7,7 @@ and in the built HTML alike, and the panels can draw from a background thread.
 
 from __future__ import annotations
 
+import base64
 import html
 import io
 import math
@@ -25,11 +26,38 @@ def png(fig: matplotlib.figure.Figure, **options) -> bytes:
     return buf.getvalue()
 
 
+# A figure's PNG has DPI pixels per inch, and is shown SHOWN_DPI logical pixels per inch wide
+# (the `width` of its display metadata, which JupyterLab and the book both honour), at most
+# COLUMN_PX: the book's content column at laptop widths. Sharp on high-density screens, and a
+# 6.4-inch figure fills the column instead of 640 of its 730 pixels.
+DPI, SHOWN_DPI, COLUMN_PX = 200, 112, 730
+
+
+def png_width(data: bytes) -> int:
+    """The width in pixels of PNG bytes (from the IHDR chunk)."""
+    return int.from_bytes(data[16:20], "big")
+
+
 class Figure(matplotlib.figure.Figure):
     """A matplotlib figure that displays itself as one PNG (pyplot never sees it)."""
 
     def _repr_png_(self) -> bytes:
-        return png(self, dpi=100, bbox_inches="tight")
+        return png(self, dpi=DPI, bbox_inches="tight")
+
+    def _repr_mimebundle_(self, include=None, exclude=None):
+        """The PNG with the width to show it at (see DPI)."""
+        return image_bundle(self._repr_png_())
+
+
+def shown_width(data: bytes) -> int:
+    """The logical width to show a Figure's PNG at: SHOWN_DPI per inch, at most COLUMN_PX."""
+    return min(round(png_width(data) * SHOWN_DPI / DPI), COLUMN_PX)
+
+
+def image_bundle(data: bytes) -> tuple[dict, dict]:
+    """(data, metadata) for IPython's display of a Figure's PNG bytes."""
+    encoded = base64.b64encode(data).decode("ascii")
+    return {"image/png": encoded}, {"image/png": {"width": shown_width(data)}}
 
 
 def figure(ncols: int = 1, width: float = 6.4, height: float = 3.6, dpi: float | None = None):
@@ -94,8 +122,11 @@ def fmt(value, digits: int = 3) -> str:
     return str(value)
 
 
-TABLE_STYLE = ("<style>.tinylm-table td, .tinylm-table th {padding: 2px 10px; text-align: left}"
-               " .tinylm-table td.num {text-align: right}</style>")
+# A table wider than its column (the book's is about 730 px) scrolls inside its own box, and
+# its column names may break after an underscore.
+TABLE_STYLE = ("<style>.tinylm-table {font-size: 90%} .tinylm-table td, .tinylm-table th "
+               "{padding: 2px 8px; text-align: left} .tinylm-table td.num {text-align: right}"
+               "</style>")
 
 
 def table(rows: list[dict], columns: list[str] | None = None, digits: int = 3) -> HTML:
@@ -108,9 +139,10 @@ def table(rows: list[dict], columns: list[str] | None = None, digits: int = 3) -
         kind = ' class="num"' if isinstance(v, (int, float)) and not isinstance(v, bool) else ""
         return f"<td{kind}>{html.escape(fmt(v, digits))}</td>"
 
-    head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
+    head = "".join(f"<th>{html.escape(c).replace('_', '_<wbr>')}</th>" for c in columns)
     body = "".join("<tr>" + "".join(cell(r.get(c)) for c in columns) + "</tr>" for r in rows)
     text = "\n".join(" | ".join(fmt(r.get(c), digits) for c in columns) for r in rows)
-    return HTML(f'{TABLE_STYLE}<div style="overflow-x:auto"><table class="tinylm-table"><thead>'
+    box = '<div class="tinylm-table-box" style="overflow-x:auto;max-width:100%">'
+    return HTML(f'{TABLE_STYLE}{box}<table class="tinylm-table"><thead>'
                 f"<tr>{head}</tr></thead><tbody>{body}</tbody></table></div>",
                 " | ".join(columns) + "\n" + text)

@@ -53,7 +53,7 @@ def study_curves(study: Study | None, key: str = "val_bpb"):
 def harness_curves(runs: list[dict], names: dict[str, str], title: str) -> Figure:
     """val_bpb against time of every run of a harness study, one colour per recipe
     (`names`: {recipe: legend name}); a dot marks each final, full evaluation."""
-    fig, ax = figure(width=9, height=4.5)
+    fig, ax = figure(width=7.0, height=4.6)  # the column's width: its text stays readable
     for i, (recipe, name) in enumerate(names.items()):
         colour = f"C{i % 10}"
         for r in (r for r in runs if r["recipe"] == recipe):
@@ -64,7 +64,8 @@ def harness_curves(runs: list[dict], names: dict[str, str], title: str) -> Figur
            ylabel="validation bits per byte\n(line: sampled windows, dot: final, all windows)",
            title=title)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(0.0, -0.16), ncols=2,
+              frameon=False)
     return fig
 
 
@@ -170,8 +171,9 @@ def family_sizes(studies: list[Study]) -> Figure | HTML:
     if not rows:
         return note("No stored family studies to plot.")
     budgets = sorted({r["budget_s"] for r in rows})
-    fig, axes = figure(ncols=len(budgets), width=4.6 * len(budgets), height=3.6)
-    axes = list(axes) if len(budgets) > 1 else [axes]
+    # At most the column's width (a wider figure is shrunk, and its text with it); one y scale.
+    fig = Figure(figsize=(min(4.6 * len(budgets), 7.4), 3.6), layout="constrained")
+    axes = list(fig.subplots(1, len(budgets), sharey=True, squeeze=False)[0])
     for ax, budget in zip(axes, budgets, strict=True):
         for name in FAMILY_NAMES.values():
             pts = sorted((r["params"], r["val_bpb"]) for r in rows
@@ -182,8 +184,9 @@ def family_sizes(studies: list[Study]) -> Figure | HTML:
             best = min(pts, key=lambda p: p[1])
             ax.plot(*best, "*", ms=14, color=line.get_color(), mec="black")
         ax.set_xscale("log")
-        ax.set(xlabel="parameters", ylabel="val bits per byte", title=f"{budget:.0f} s budget")
-        ax.legend(fontsize=8)
+        ax.set(xlabel="parameters", title=f"{budget:.0f} s budget")
+    axes[0].set_ylabel("val bits per byte")
+    axes[0].legend(fontsize=8)
     return fig
 
 

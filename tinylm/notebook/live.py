@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 
 from .. import quick
-from .display import Figure, figure, png
+from .display import Figure, figure, png, shown_width
 from .figures import WORSE, loss_line
 
 
@@ -64,7 +64,8 @@ class LiveLoss:
             return
         if get_ipython() is None:
             return  # plain Python: just collect the history
-        image = Image(data=self.figure()._repr_png_(), format="png")
+        data = self.figure()._repr_png_()
+        image = Image(data=data, format="png", width=shown_width(data))
         if self._handle is None:
             self._handle = display(image, display_id=True)
         else:
@@ -108,7 +109,9 @@ def loss_png(records: list[dict], bytes_per_token: float, earlier=(), budget_s=N
         loss_line(ax, records, "val_bpb", "o", color="C1", ms=4, label="validation")
         ax.legend(loc="upper right", fontsize=8)
     elif not earlier:
-        ax.text(0.5, 0.5, "Press Train to draw the loss curve", ha="center", va="center",
+        # The same picture shows in the book, where nothing trains: say what Train needs.
+        ax.text(0.5, 0.5, "Press Train to draw the loss curve\n(in a notebook with a running "
+                "Python kernel)", ha="center", va="center",
                 transform=ax.transAxes, color="0.4")
     if budget_s:
         ax.set_xlim(0, max(budget_s, *(h[-1]["elapsed_s"] for _, h, _ in earlier if h), 1))

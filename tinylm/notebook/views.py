@@ -83,7 +83,8 @@ def tokens_html(records: list[dict], prompt: str = "") -> HTML:
     legend = " ".join(f'<span style="background:{prob_colour(p)};padding:0 6px">{p:.1f}</span>'
                       for p in (0.0, 0.25, 0.5, 0.75, 1.0))
     text = prompt + "".join(r["text"] for r in records)
-    return HTML(f'<div style="white-space:pre-wrap;line-height:1.7;font-family:monospace">'
+    return HTML(f'<div class="tinylm-tokens" style="white-space:pre-wrap;line-height:1.7;'
+                f'font-family:monospace">'
                 f"<b>{html.escape(prompt)}</b>{''.join(spans)}</div>"
                 f'<div style="font-size:80%">probability of the chosen token: {legend}</div>', text)
 

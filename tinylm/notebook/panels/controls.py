@@ -105,10 +105,15 @@ def layout(w: dict[str, W.Widget]) -> list[W.Widget]:
                                                              "heads_warning", "context", "vocab"))])
     training = W.VBox([W.HTML("<b>Training</b>"),
                        *(w[k] for k in ("corpus", "lr", "batch_size", "budget"))])
-    return [w["web_note"], W.HBox([model, training]),
+    return [w["web_note"], row(model, training),
             W.VBox([w["params_label"], w["memory_label"], w["tokens_label"]]),
-            W.HBox([w["train_button"], w["stop_button"], w["progress"]]), w["colab_note"],
-            w["busy_notice"], W.HBox([w["wait_button"], w["anyway_button"]]), w["status"],
+            row(w["train_button"], w["stop_button"], w["progress"]), w["colab_note"],
+            w["busy_notice"], row(w["wait_button"], w["anyway_button"]), w["status"],
             w["plot"], w["metrics_label"], w["sample_output"],
             W.HTML("<b>Your runs</b>"), w["results_table"], w["results_plot"],
-            W.HBox([w["export_button"], w["csv_link"]])]
+            row(w["export_button"], w["csv_link"])]
+
+
+def row(*children: W.Widget) -> W.HBox:
+    """Side by side where there is room, the next below where there is not (a narrow page)."""
+    return W.HBox(list(children), layout=W.Layout(flex_flow="row wrap"))

@@ -14,6 +14,7 @@ import ipywidgets as W
 from ...checkpoint import load
 from ...sample import stream
 from . import colab, kernel
+from .controls import row
 from .format import red
 from .web import web_note
 
@@ -66,9 +67,9 @@ class SamplingPanel(W.VBox):
             getattr(self, name).add_class(f"tinylm-{name.replace('_', '-')}")
         self.generate_button.on_click(self.generate)
         super().__init__([self.web_note, self.prompt,
-                          W.HBox([W.VBox([self.temperature, self.top_k, self.top_p]),
-                                  W.VBox([self.length, self.seed])]),
-                          W.HBox([self.generate_button, self.model_label]), self.output,
+                          row(W.VBox([self.temperature, self.top_k, self.top_p]),
+                              W.VBox([self.length, self.seed])),
+                          row(self.generate_button, self.model_label), self.output,
                           self.status])
         self.add_class("tinylm-sampling-panel")
         source = self._source()
