@@ -45,9 +45,9 @@ def others(cache_dir: str | Path | None = None) -> list[dict]:
             pid, created = int(entry["pid"]), float(entry["process_started"])
         except (OSError, ValueError, KeyError, TypeError):
             continue
-        alive = _started(pid)
         if pid == os.getpid():
             continue
+        alive = _started(pid)
         if alive is None or abs(alive - created) > 1.0:  # gone, or the PID was reused
             f.unlink(missing_ok=True)
             continue

@@ -82,7 +82,4 @@ def want_compile(cfg, device, distributed: bool = False) -> bool:
     problem = compile_problem(device.type)
     if cfg.compile == "auto":
         return not distributed and cfg.budget_s >= COMPILE_MIN_BUDGET_S and problem is None
-    if problem is not None:  # asked for explicitly: say why it will not happen
-        print(f"tinylm: {notice(problem)}", file=sys.stderr)
-        return False
-    return True
+    return problem is None

@@ -14,7 +14,6 @@ A bigger batch makes fewer, larger steps. Batches are compared by the learning-r
 from __future__ import annotations
 
 import json
-import os
 import platform
 import time
 from pathlib import Path
@@ -24,6 +23,7 @@ import torch
 from . import busy
 from .compiling import want_compile
 from .device import default_threads, resolve_device
+from .folder import atomic_write
 from .measured import COMPILE_SPEEDUP, LR_BATCH_EXPONENT, LR_BATCH_EXPONENT_MEASURED
 from .models import ModelConfig
 from .resources import check_fits, usable_cpus
@@ -111,9 +111,7 @@ def probe(progress: bool = True, refresh: bool = False, cache_dir: str | Path | 
         return found
     try:  # atomic: a second process never reads half a file
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".tmp{os.getpid()}")
-        tmp.write_text(json.dumps(found, indent=1))
-        os.replace(tmp, path)
+        atomic_write(path, json.dumps(found, indent=1))
     except OSError:
         pass  # a read-only cache: measured again in the next process
     return found
@@ -144,11 +142,15 @@ def lr_for_batch(batch_size: int, lr: float = TrainConfig.lr) -> float:
     return lr * step_worth(batch_size)
 
 
+def expected_speed(row: dict, compiled: bool) -> float:
+    """A measured row's training tokens per second, with the measured compile gain for a CPU
+    that will compile (accelerators are compared at their eager speed)."""
+    return row["tokens_per_s"] * (COMPILE_SPEEDUP if compiled and row["device"] == "cpu" else 1.0)
+
+
 def effective_speed(row: dict, compiled: bool) -> float:
-    """Training tokens per second weighed by the batch rule, with the measured compile gain for
-    a CPU that will compile (accelerators are compared at their eager speed)."""
-    gain = COMPILE_SPEEDUP if compiled and row["device"] == "cpu" else 1.0
-    return row["tokens_per_s"] * gain * step_worth(row["batch_size"]) / (
+    """`expected_speed` weighed by the batch rule: default-batch steps' worth per second."""
+    return expected_speed(row, compiled) * step_worth(row["batch_size"]) / (
         row["batch_size"] / TrainConfig.batch_size)
 
 
@@ -171,8 +173,8 @@ def choose(found: dict, budget_s: float = TrainConfig.budget_s, batch_size: int 
     compiles = want_compile(cfg, torch.device("cpu"))
     best = max(rows, key=lambda r: effective_speed(r, compiles))
     batch = batch_size or best["batch_size"]
-    speed = best["tokens_per_s"] * (COMPILE_SPEEDUP if compiles and best["device"] == "cpu" else 1)
-    pick = {"device": best["device"], "batch_size": batch, "expected_tokens_per_s": speed,
+    pick = {"device": best["device"], "batch_size": batch,
+            "expected_tokens_per_s": expected_speed(best, compiles),
             "cpu_compiles": compiles, "how": found["how"], "measurements": found["rows"]}
     if batch_size is None:
         pick.update(lr=lr_for_batch(batch), lr_rule=f"lr x (batch / {TrainConfig.batch_size}) ** "

@@ -112,7 +112,7 @@ def train(data: TokenData, model_cfg: ModelConfig | None = None,
             final = evaluate(model, windows, data.token_bytes, device, dtype)
             eval_seconds = time.perf_counter() - t_eval
         metrics = run_metrics(loop, final, data, threads, status, message, train_seconds,
-                           eval_seconds)
+                              eval_seconds)
         if callback:
             callback({"event": "end", **metrics})
         error = save(status, metrics) if out_dir is not None else ""
@@ -142,6 +142,9 @@ class _Loop:
 
         self.eager_fn = step_fn
         self.compiled = want_compile(cfg, device, ranks.active)
+        if cfg.compile == "on" and not self.compiled:  # asked for explicitly: say why not
+            print(f"tinylm: {compiling.notice(compiling.compile_problem(device.type))}",
+                  file=sys.stderr)
         self.step_fn = torch.compile(step_fn, dynamic=False) if self.compiled else step_fn
         self.compile_pending = self.compiled  # until the first compiled step has succeeded
         resumed = resumed or {}
