@@ -25,11 +25,25 @@ def _run(cls, steps=4, **options):
 @pytest.mark.parametrize("options", [{}, {"nesterov": False, "weight_decay": 0.0},
                                      {"momentum": 0.5, "weight_decay": 0.3}])
 def test_batched_muon_matches_torch_muon(options):
-    ours, _ = _run(BatchedMuon, **options)
+    ours, _ = _run(BatchedMuon, ns_dtype=torch.bfloat16, **options)  # torch's own precision
     theirs, _ = _run(torch.optim.Muon, **options)
     for a, b in zip(ours, theirs, strict=True):
         torch.testing.assert_close(a, b, rtol=0, atol=1e-6)
         assert not torch.equal(a, torch.zeros_like(a))
+
+
+def test_newton_schulz_in_fp32_where_bf16_is_slow(monkeypatch):
+    """Without native bf16 the update is computed in fp32: the same update to bf16 precision."""
+    monkeypatch.setattr("tinylm.device.cpu_has_fast_bf16", lambda: False)
+    ours, opt = _run(BatchedMuon)
+    assert opt.ns_dtype == torch.float32
+    theirs, _ = _run(torch.optim.Muon)
+    start = _run(BatchedMuon, steps=0)[0]
+    for a, b, a0 in zip(ours, theirs, start, strict=True):
+        torch.testing.assert_close(a, b, rtol=0, atol=2e-3)
+        assert (a - a0).abs().max() > 20 * (a - b).abs().max()  # differences << the update
+    monkeypatch.setattr("tinylm.device.cpu_has_fast_bf16", lambda: True)
+    assert _run(BatchedMuon, steps=1)[1].ns_dtype == torch.bfloat16
 
 
 def test_batched_muon_state_loads_into_torch_muon():

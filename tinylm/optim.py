@@ -12,6 +12,8 @@ from collections import defaultdict
 import torch
 from torch.optim._muon import _adjust_lr
 
+from .device import resolve_dtype
+
 OPTIMIZERS = ("adamw", "muon")
 
 
@@ -52,7 +54,15 @@ class BatchedMuon(torch.optim.Muon):
     the matrices of each of the 4 shapes makes them 60 batched matmuls (optimizer step 14.6 ->
     5.9 ms, same result: tests/test_optim.py). State and options are torch's, so checkpoints
     interchange. (`_adjust_lr` is torch's private helper; torch is pinned.)
+
+    One difference: torch runs Newton-Schulz in bf16, which a CPU without AVX512-BF16 or AMX
+    (most laptops) emulates ~100x slower than fp32: there 140 of a 344 ms step
+    (benchmarks/results/profile). `ns_dtype=None` picks bf16 only where bf16 is fast.
     """
+
+    def __init__(self, params, *args, ns_dtype: torch.dtype | None = None, **kwargs):
+        super().__init__(params, *args, **kwargs)
+        self.ns_dtype = ns_dtype  # resolved on the first step, from the parameters' device
 
     @torch.no_grad()
     def step(self, closure=None):
@@ -80,19 +90,23 @@ class BatchedMuon(torch.optim.Muon):
             by_shape = defaultdict(list)
             for i, p in enumerate(params):
                 by_shape[p.shape].append(i)
+            if self.ns_dtype is None:
+                self.ns_dtype = resolve_dtype("auto", params[0].device)
             for shape, index in by_shape.items():
                 ortho = newton_schulz(torch.stack([updates[i] for i in index]),
-                                      group["ns_coefficients"], group["ns_steps"], group["eps"])
+                                      group["ns_coefficients"], group["ns_steps"], group["eps"],
+                                      self.ns_dtype)
                 step_size = _adjust_lr(lr, group["adjust_lr_fn"], shape)
                 torch._foreach_add_([params[i] for i in index], list(ortho.unbind(0)),
                                     alpha=-step_size)
         return loss
 
 
-def newton_schulz(g: torch.Tensor, coefficients, steps: int, eps: float) -> torch.Tensor:
+def newton_schulz(g: torch.Tensor, coefficients, steps: int, eps: float,
+                  dtype: torch.dtype = torch.bfloat16) -> torch.Tensor:
     """torch's quintic Newton-Schulz orthogonalisation, batched over the leading dimension."""
     a, b, c = coefficients
-    x = g.bfloat16()
+    x = g.to(dtype)
     tall = g.size(-2) > g.size(-1)
     if tall:
         x = x.mT
