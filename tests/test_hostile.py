@@ -305,10 +305,17 @@ def test_cli_waits_for_the_other_training_or_goes_on(other_training, tmp_path):
     r = cli("train", *SMALL, *TINY_MODEL_FLAGS, "--budget", 1, "--compile", "off", "--quiet",
             "--if-busy", "go", "--out", tmp_path / "a")
     assert r.returncode == 0 and "another tinylm training" not in r.stderr
-    threading.Timer(3.0, other_training.kill).start()
-    r = cli("train", *SMALL, *TINY_MODEL_FLAGS, "--budget", 1, "--compile", "off", "--quiet",
-            "--out", tmp_path / "b")
-    assert r.returncode == 0
+    waiting = subprocess.Popen(  # the other training ends only once this one says it waits
+        [sys.executable, "-m", "tinylm", "train", *map(str, SMALL), *map(str, TINY_MODEL_FLAGS),
+         "--budget", "1", "--compile", "off", "--quiet", "--out", str(tmp_path / "b")],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    said = ""
+    while "Waiting for it to finish" not in said and waiting.poll() is None:
+        said += waiting.stderr.readline()
+    other_training.kill()
+    out, rest = waiting.communicate(timeout=300)
+    said += rest
+    assert waiting.returncode == 0, said
     assert f"another tinylm training is running on this machine (PID {other_training.pid}" \
-        in r.stderr and "Waiting for it to finish" in r.stderr and "has finished" in r.stderr
+        in said and "Waiting for it to finish" in said and "has finished" in said
     assert tinylm.load(tmp_path / "b").metrics["steps"] > 0
