@@ -146,3 +146,19 @@ def test_quickstart_cpu_torch_for_linux_without_nvidia(quickstart):
     assert "torch==2.13.0" in torch_step and quickstart.TORCH_CPU_INDEX in torch_step
     assert plan[-1][-4:-2] == ["-r", str(ROOT / "requirements.txt")]
     assert quickstart.venv_python(Path("v"), "Windows") == Path("v/Scripts/python.exe")
+
+
+def test_quickstart_compiles_once_before_the_timed_run(quickstart, monkeypatch, tmp_path):
+    """The first compile happens in set-up (timed apart), not inside the first 60 s budget."""
+    calls = []
+    monkeypatch.setattr(quickstart, "VENV", tmp_path)
+    monkeypatch.setattr(quickstart.subprocess, "call",
+                        lambda cmd, **kw: calls.append(cmd) or 0)
+    quickstart.warm_up(Path("py"), {}, ["--budget", "60", "--width", "64"])
+    assert len(calls) == 1
+    cmd = calls[0]
+    assert cmd[1:4] == ["-m", "tinylm", "train"] and cmd[4:8] == ["--budget", "60", "--width", "64"]
+    assert cmd[cmd.index("--steps") + 1] == "1"  # one step with the same settings
+    assert (tmp_path / ".tinylm-compiled").read_text() == "ok"
+    quickstart.warm_up(Path("py"), {}, ["--budget", "60"])
+    assert len(calls) == 1  # later runs reuse the compiled kernels
