@@ -34,7 +34,9 @@ def main(argv: list[str] | None = None) -> int:
     if study is None or not study.runs:
         print(f"error: no stored runs for study {args.study!r} in {results_dir()}", file=sys.stderr)
         return 2
-    runs = {shape(r["settings"]): r["metrics"] for r in study.runs}
+    # the sweep's own rows: a baseline beside them (gpt2) may share a shape
+    runs = {shape(r["settings"]): r["metrics"] for r in study.runs
+            if not r["recipe"].startswith("gpt2")}
     best_shape, best = min(runs.items(), key=lambda kv: kv[1]["val_bpb"])
     result = calibrate(study.budget_s, threads=args.threads, device="cpu")
     picked = result["choice"]

@@ -67,6 +67,16 @@ def test_stored_settings_keep_their_meaning_when_defaults_move(monkeypatch):
     assert recipes.label("gpt2", gpt2) == "gpt2:width=64"  # the gpt2 recipe sets its depth
 
 
+def test_runs_stored_before_a_setting_existed_keep_their_value_of_it():
+    """Runs stored before the adaptive head existed had the full head, whatever the default."""
+    from tinylm import recipes
+
+    old = {k: v for k, v in recipes.defaults().items() if not k.startswith("head")}
+    head = recipes.defaults()["head"]
+    assert recipes.label("default", old) == ("default" if head == "full" else "default:head=full")
+    assert recipes.label("default", {**old, "head": head}) == "default"
+
+
 def fake_throughput(speeds: dict, calls: list):
     """A measure_throughput reading tokens/s from {device: {batch: tok/s at the default size}},
     slower for bigger models; records (device, batch, width) of every call."""

@@ -19,12 +19,14 @@ import torch
 GOLDEN = Path(__file__).resolve().parent / "golden" / "outputs.json"
 BASE = dict(vocab_size=300, context=16, width=32, layers=2, heads=2, mlp="gelu", mlp_ratio=4.0,
             norm="layernorm", positions="rotary", tie_embeddings=False, qk_norm=False,
-            dropout=0.0, logit_softcap=0.0, zero_init_proj=False)
+            dropout=0.0, logit_softcap=0.0, zero_init_proj=False, head="full",
+            head_shortlist=64, head_tail_width=8)
 CASES = {
     "gpt-default": dict(family="gpt"),
     "gpt2-style": dict(family="gpt", positions="learned", tie_embeddings=True),
     "gpt-swiglu-rmsnorm-qknorm-softcap": dict(family="gpt", mlp="swiglu", norm="rmsnorm",
                                               qk_norm=True, logit_softcap=15.0),
+    "gpt-adaptive-head": dict(family="gpt", head="adaptive"),
     "lstm": dict(family="lstm", layers=1),
     "mdlm": dict(family="mdlm"),
 }

@@ -66,7 +66,8 @@ EXPECTED_IMAGES = {"01": 3, "02": 3, "03": 2, "04": 2}
 EXPECTED_SOURCE = {
     "02": ("tinylm.models.gpt.GPT", "tinylm.models.layers.Block",
            "tinylm.models.layers.Attention.forward", "tinylm.models.layers.Rotary",
-           "tinylm.models.layers.MLP", "tinylm.optim.make_optimizer"),
+           "tinylm.models.layers.MLP", "tinylm.models.heads.AdaptiveHead",
+           "tinylm.optim.make_optimizer"),
     "03": ("tinylm.schedule.TrainConfig", "tinylm.schedule.lr_at", "tinylm.train._Loop.run",
            "tinylm.train._Loop._train_step", "tinylm.train._Loop._log"),
 }

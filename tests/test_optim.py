@@ -57,7 +57,7 @@ def test_batched_muon_state_loads_into_torch_muon():
 
 
 def test_default_optimizer_uses_batched_muon_for_hidden_matrices():
-    model = GPT(ModelConfig(vocab_size=300, context=16, width=32, layers=2, heads=2))
+    model = GPT(ModelConfig(vocab_size=300, context=16, width=32, layers=2, heads=2, head="full"))
     opt = make_optimizer(model, TrainConfig())
     muon, adam = opt.optimizers
     assert isinstance(muon, BatchedMuon)

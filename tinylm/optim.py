@@ -20,7 +20,8 @@ OPTIMIZERS = ("adamw", "muon")
 def make_optimizer(model: torch.nn.Module, cfg) -> torch.optim.Optimizer:
     """Optimizer for `model` per `cfg` (a TrainConfig); each group may carry an `lr_scale`."""
     named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
-    tables = {id(model.tok_emb.weight), id(model.head.weight)}
+    # every output-head parameter is a table (an adaptive head has three)
+    tables = {id(model.tok_emb.weight)} | {id(p) for p in model.head.parameters()}
     if getattr(model, "pos_emb", None) is not None:
         tables.add(id(model.pos_emb.weight))
     matrices = [p for n, p in named if p.dim() == 2 and id(p) not in tables]

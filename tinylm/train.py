@@ -16,6 +16,7 @@ from contextlib import nullcontext
 from dataclasses import asdict
 from pathlib import Path
 
+import numpy as np
 import torch
 from torch.nn.parallel import DistributedDataParallel as DDP
 from tqdm.auto import tqdm
@@ -76,6 +77,8 @@ def train(data: TokenData, model_cfg: ModelConfig | None = None,
     if ranks.main:  # before the budget starts: waiting is not training time
         busy.check(if_busy)
     model = build_model(model_cfg).to(device)
+    if hasattr(model.head, "set_order"):  # an adaptive head: which tokens are frequent here
+        model.head.set_order(np.bincount(data.train, minlength=model_cfg.vocab_size))
     optimizer = make_optimizer(model, train_cfg)
     resumed = None if resume is None else \
         checkpoint.restore_training(Path(resume), model, optimizer, batches)

@@ -10,11 +10,13 @@ FAMILIES = ("gpt", "lstm", "mdlm")  # transformer, recurrent, masked diffusion
 MLP_KINDS = ("gelu", "swiglu", "relu2")
 NORM_KINDS = ("layernorm", "rmsnorm")
 POSITION_KINDS = ("learned", "rotary")
+HEAD_KINDS = ("full", "adaptive")
 
 
 @dataclass
 class ModelConfig:
-    """Shape and flavour of a model; the transformer switches are ignored by the LSTM."""
+    """Shape and flavour of a model; the transformer switches (and `head`) are ignored by the
+    other families."""
 
     family: str = option("gpt", "model family: a transformer, an LSTM or a masked diffusion LM",
                          FAMILIES)
@@ -31,6 +33,14 @@ class ModelConfig:
     # rotary beat learned positions by ~10% at 90 s (benchmarks/README.md)
     positions: str = option("rotary", "how the model knows token order", POSITION_KINDS)
     tie_embeddings: bool = option(False, "share the token table with the output head")
+    # adaptive: -2.2% val_bpb at 1.3x the tokens/s at 300 s on an AVX2 CPU (two runs each,
+    # benchmarks/results/avx2-head-300s, avx2-adaptive-300s)
+    head: str = option("adaptive", "output layer: one softmax over the vocabulary, or an adaptive one "
+                               "(frequent tokens full width, the rest through a narrow tail)",
+                       HEAD_KINDS)
+    head_shortlist: int = option(1024, "adaptive head: tokens with full-width output vectors "
+                                       "(at most a quarter of the vocabulary)")
+    head_tail_width: int = option(24, "adaptive head: width of the rare tokens' output vectors")
     qk_norm: bool = option(False, "RMS-normalise queries and keys")
     dropout: float = option(0.0, "dropout probability (0 = off; a 5-minute run never overfits)")
     logit_softcap: float = option(0.0, "cap logits smoothly at this value (0 = off)")
@@ -38,11 +48,14 @@ class ModelConfig:
 
     def validate(self) -> None:
         """Raise ValueError naming the field and the fix; cheap, so call before any real work."""
-        for name in ("vocab_size", "context", "width", "layers", "heads"):
+        for name in ("vocab_size", "context", "width", "layers", "heads", "head_shortlist",
+                     "head_tail_width"):
             positive_int(name, getattr(self, name))
         if not 257 <= self.vocab_size <= 65536:
             raise ValueError(f"vocab_size must be between 257 and 65536, got {self.vocab_size}")
         check_choices(self)
+        if self.head == "adaptive" and self.family == "gpt":  # other families: a full head
+            self._validate_adaptive()
         if not (isinstance(self.dropout, (int, float)) and 0 <= self.dropout < 1):
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout!r}")
         if self.family != "lstm":
@@ -59,6 +72,17 @@ class ModelConfig:
             raise ValueError(f"mlp_ratio must be in (0, 64], got {self.mlp_ratio!r}")
         if not (isinstance(self.logit_softcap, (int, float)) and self.logit_softcap >= 0):
             raise ValueError(f"logit_softcap must be >= 0 (0 = off), got {self.logit_softcap!r}")
+
+    def _validate_adaptive(self) -> None:
+        if self.tie_embeddings:
+            raise ValueError("tie_embeddings=True needs head='full': the adaptive head has no "
+                             "[vocab, width] table to share with the input")
+
+    @property
+    def shortlist(self) -> int:
+        """The adaptive head's full-width tokens: `head_shortlist`, but at most a quarter of the
+        vocabulary, so a small vocabulary (a byte-level one, a quick test) still has a tail."""
+        return min(self.head_shortlist, self.vocab_size // 4)
 
     def to_dict(self) -> dict:
         return asdict(self)

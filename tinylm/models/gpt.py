@@ -12,6 +12,7 @@ import torch
 import torch.nn as nn
 
 from .config import ModelConfig
+from .heads import AdaptiveHead
 from .layers import Block, LanguageModel, init_gpt2, lm_loss, make_norm
 
 
@@ -24,16 +25,37 @@ class GPT(LanguageModel):
         self.drop = nn.Dropout(cfg.dropout)
         self.blocks = nn.ModuleList(Block(cfg) for _ in range(cfg.layers))
         self.norm = make_norm(cfg.norm, cfg.width)
-        self.head = nn.Linear(cfg.width, cfg.vocab_size, bias=False)  # weight [vocab, width]
+        if cfg.head == "adaptive":  # frequent tokens full width, the rest narrow (heads.py)
+            self.head = AdaptiveHead(cfg.width, cfg.vocab_size, cfg.shortlist,
+                                     cfg.head_tail_width, cfg.logit_softcap)
+        else:
+            self.head = nn.Linear(cfg.width, cfg.vocab_size, bias=False)  # weight [vocab, width]
         if cfg.tie_embeddings:  # GPT-2: the input table is also the output head
             self.head.weight = self.tok_emb.weight
         init_gpt2(self, cfg.layers, zero_proj=cfg.zero_init_proj)
         if not cfg.tie_embeddings and cfg.zero_init_proj:
-            nn.init.zeros_(self.head.weight)
+            nn.init.zeros_(self.head.short.weight if cfg.head == "adaptive" else self.head.weight)
 
     def forward(self, idx: torch.Tensor, targets: torch.Tensor | None = None) -> torch.Tensor:
         """Logits [B, T, vocab] for token ids [B, T] (T <= context), or the mean loss in
-        nats/token when `targets` [B, T] are given."""
+        nats/token when `targets` [B, T] are given. (An adaptive head's logits are
+        log-probabilities, and its loss never builds them.)"""
+        h = self.hidden(idx)  # [B, T, width]
+        if isinstance(self.head, AdaptiveHead):
+            return self.head(h) if targets is None else self.head.nll(h, targets)
+        logits = self.head(h)  # [B, T, vocab]
+        if self.cfg.logit_softcap:
+            cap = self.cfg.logit_softcap
+            logits = cap * torch.tanh(logits / cap)
+        return logits if targets is None else lm_loss(logits, targets)
+
+    def nll(self, idx: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        if isinstance(self.head, AdaptiveHead):
+            return self.head.nll(self.hidden(idx), targets, reduction="sum")
+        return super().nll(idx, targets)
+
+    def hidden(self, idx: torch.Tensor) -> torch.Tensor:
+        """The final normalised hidden states [B, T, width] the head reads."""
         t = idx.shape[1]
         self.check_length(t)
         x = self.tok_emb(idx)  # [B, T, width]
@@ -42,8 +64,4 @@ class GPT(LanguageModel):
         x = self.drop(x)
         for block in self.blocks:
             x = block(x)  # [B, T, width] -> [B, T, width]
-        logits = self.head(self.norm(x))  # [B, T, vocab]
-        if self.cfg.logit_softcap:
-            cap = self.cfg.logit_softcap
-            logits = cap * torch.tanh(logits / cap)
-        return logits if targets is None else lm_loss(logits, targets)
+        return self.norm(x)
