@@ -20,31 +20,21 @@ import torch
 from tqdm.auto import tqdm
 
 from benchmarks.run import bench_lock
-from tinylm.device import autocast, resolve_dtype, set_threads
-from tinylm.models import ModelConfig, build_model
-from tinylm.optim import make_optimizer
+from tinylm.device import set_threads
+from tinylm.models import ModelConfig
 from tinylm.recipes import _parse_value
 from tinylm.results import REPO
-from tinylm.schedule import TrainConfig
+from tinylm.speed import step_parts
 
 PARTS = ("forward+loss", "backward", "clip", "optimizer", "zero_grad")
 
 
 def build(overrides: dict, batch_size: int, compile_: bool):
-    """The trainer's step pieces: model, optimizer, compiled loss function, a fixed batch."""
+    """The trainer's step pieces (`tinylm.speed.step_parts`) for the default model with
+    `overrides`: model, optimizer, loss function, a fixed random batch, the dtype."""
     cfg = ModelConfig(**{k: v for k, v in overrides.items() if k in ModelConfig.__dataclass_fields__})
-    model = build_model(cfg)
-    opt = make_optimizer(model, TrainConfig())
-    x = torch.randint(0, cfg.vocab_size, (batch_size, cfg.context + 1))
-
-    dtype = resolve_dtype("auto", torch.device("cpu"))  # as the trainer picks it
-
-    def loss_of(inp, tgt):
-        with autocast(torch.device("cpu"), dtype):
-            return model(inp, tgt)
-
-    fn = torch.compile(loss_of, dynamic=False) if compile_ else loss_of
-    return model, opt, fn, (x[:, :-1].contiguous(), x[:, 1:].contiguous()), dtype
+    parts = step_parts(cfg, batch_size, "cpu", "auto", compile_)
+    return parts.model, parts.optimizer, parts.loss_fn, parts.batch, parts.dtype
 
 
 def timed_step(model, opt, fn, batch) -> dict:

@@ -71,3 +71,25 @@ def test_fitted_constants_are_named_as_in_measured(capsys):
     constants = [k for k in fit if k.isupper()]
     assert constants and all(hasattr(measured, k) for k in constants), constants
     assert fit["COMPILE_COLD_S"] == measured.COMPILE_COLD_S
+
+
+def test_profile_and_head_speed_build_the_trainers_step():
+    """The two speed studies time the trainer's own pieces (`tinylm.speed.step_parts`)."""
+    import torch
+
+    from benchmarks import head_speed, profile_step
+    from tinylm.models import ModelConfig
+    from tinylm.models.heads import AdaptiveHead
+
+    small = {"width": 32, "context": 32, "vocab_size": 512}
+    model, opt, fn, batch, _ = profile_step.build(small, batch_size=2, compile_=False)
+    assert isinstance(model.head, AdaptiveHead) and batch[0].shape == (2, 32)
+    parts = profile_step.timed_step(model, opt, fn, batch)
+    assert set(parts) == set(profile_step.PARTS) and all(t >= 0 for t in parts.values())
+    fns = head_speed.heads(ModelConfig(**small))
+    y = torch.randint(0, 512, (16,))
+    for name in ("full eager", "adaptive eager"):
+        h = torch.randn(16, 32, requires_grad=True)
+        loss = fns[name](h, y)
+        loss.backward()
+        assert float(loss) > 0 and bool(torch.isfinite(h.grad).all()) and h.grad.abs().sum() > 0

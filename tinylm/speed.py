@@ -8,6 +8,8 @@ compiled), so its tokens per second predict a real run's: `machine` uses it to p
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import torch
 
@@ -17,32 +19,51 @@ from .optim import make_optimizer
 from .schedule import TrainConfig
 
 
-def training_step(model_cfg: ModelConfig, batch_size: int = 8, device: str = "auto",
-                  dtype: str = "auto", compile: bool = False, optimizer: str = "muon"):
-    """A full training step (forward, backward, optimizer) on random tokens, built as the trainer
-    builds it, warmed up (allocations, compile); returns (step function, model)."""
+@dataclass
+class StepParts:
+    """What a training step is made of, built as the trainer builds it: `loss_fn(*batch)` is
+    the (possibly compiled) forward and loss; backward and `optimizer.step()` complete it."""
+
+    model: torch.nn.Module
+    optimizer: torch.optim.Optimizer
+    loss_fn: Callable
+    batch: tuple[torch.Tensor, torch.Tensor]  # (inputs, targets) [batch, context], random
+    dtype: torch.dtype
+
+
+def step_parts(model_cfg: ModelConfig, batch_size: int = 8, device: str = "auto",
+               dtype: str = "auto", compile: bool = False, optimizer: str = "muon") -> StepParts:
+    """The model, optimizer, loss function and a random batch of the trainer's step."""
     model_cfg.validate()
     dev = resolve_device(device)
     dt = resolve_dtype(dtype, dev)
     model = build_model(model_cfg).to(dev)
     opt = make_optimizer(model, TrainConfig(optimizer=optimizer))
-    x = torch.randint(0, model_cfg.vocab_size, (batch_size, model_cfg.context), device=dev)
+    x = torch.randint(0, model_cfg.vocab_size, (batch_size, model_cfg.context + 1), device=dev)
 
-    def loss_of(tokens):
+    def loss_of(inputs, targets):
         with autocast(dev, dt):
-            return model(tokens, tokens)  # the trainer's call: the loss inside the model
+            return model(inputs, targets)  # the trainer's call: the loss inside the model
 
     fn = torch.compile(loss_of, dynamic=False) if compile else loss_of  # as the trainer does
+    return StepParts(model, opt, fn, (x[:, :-1].contiguous(), x[:, 1:].contiguous()), dt)
+
+
+def training_step(model_cfg: ModelConfig, batch_size: int = 8, device: str = "auto",
+                  dtype: str = "auto", compile: bool = False, optimizer: str = "muon"):
+    """A full training step (forward, backward, optimizer) on random tokens, built as the trainer
+    builds it, warmed up (allocations, compile); returns (step function, model)."""
+    parts = step_parts(model_cfg, batch_size, device, dtype, compile, optimizer)
 
     def step():
-        loss = fn(x)
+        loss = parts.loss_fn(*parts.batch)
         loss.backward()
-        opt.step()
-        opt.zero_grad(set_to_none=True)
+        parts.optimizer.step()
+        parts.optimizer.zero_grad(set_to_none=True)
         return loss.item()
 
     step()
-    return step, model
+    return step, parts.model
 
 
 def time_steps(step, tokens_per_step: int, seconds: float) -> dict:
