@@ -54,8 +54,9 @@ class ModelConfig:
         if not 257 <= self.vocab_size <= 65536:
             raise ValueError(f"vocab_size must be between 257 and 65536, got {self.vocab_size}")
         check_choices(self)
-        if self.head == "adaptive" and self.family == "gpt":  # other families: a full head
-            self._validate_adaptive()
+        if self.head == "adaptive" and self.family == "gpt" and self.tie_embeddings:
+            raise ValueError("tie_embeddings=True needs head='full': the adaptive head has no "
+                             "[vocab, width] table to share with the input")
         if not (isinstance(self.dropout, (int, float)) and 0 <= self.dropout < 1):
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout!r}")
         if self.family != "lstm":
@@ -72,11 +73,6 @@ class ModelConfig:
             raise ValueError(f"mlp_ratio must be in (0, 64], got {self.mlp_ratio!r}")
         if not (isinstance(self.logit_softcap, (int, float)) and self.logit_softcap >= 0):
             raise ValueError(f"logit_softcap must be >= 0 (0 = off), got {self.logit_softcap!r}")
-
-    def _validate_adaptive(self) -> None:
-        if self.tie_embeddings:
-            raise ValueError("tie_embeddings=True needs head='full': the adaptive head has no "
-                             "[vocab, width] table to share with the input")
 
     @property
     def shortlist(self) -> int:

@@ -13,7 +13,7 @@ import torch.nn as nn
 
 from .config import ModelConfig
 from .heads import AdaptiveHead
-from .layers import Block, LanguageModel, init_gpt2, lm_loss, make_norm
+from .layers import Block, LanguageModel, init_gpt2, lm_loss, make_norm, soft_cap
 
 
 class GPT(LanguageModel):
@@ -43,10 +43,7 @@ class GPT(LanguageModel):
         h = self.hidden(idx)  # [B, T, width]
         if isinstance(self.head, AdaptiveHead):
             return self.head(h) if targets is None else self.head.nll(h, targets)
-        logits = self.head(h)  # [B, T, vocab]
-        if self.cfg.logit_softcap:
-            cap = self.cfg.logit_softcap
-            logits = cap * torch.tanh(logits / cap)
+        logits = soft_cap(self.head(h), self.cfg.logit_softcap)  # [B, T, vocab]
         return logits if targets is None else lm_loss(logits, targets)
 
     def nll(self, idx: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:

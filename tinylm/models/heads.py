@@ -21,6 +21,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from .layers import soft_cap
+
 
 class AdaptiveHead(nn.Module):
     """log p(token) = log p_short(token) for the `shortlist` most frequent tokens, and
@@ -53,10 +55,8 @@ class AdaptiveHead(nn.Module):
 
     def _log_probs(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(shortlist log-probs [..., shortlist + 1], tail log-probs [..., vocab - shortlist])."""
-        short, tail = self.short(x).float(), self.tail_up(self.tail_down(x)).float()
-        if self.softcap:
-            short = self.softcap * torch.tanh(short / self.softcap)
-            tail = self.softcap * torch.tanh(tail / self.softcap)
+        short = soft_cap(self.short(x).float(), self.softcap)
+        tail = soft_cap(self.tail_up(self.tail_down(x)).float(), self.softcap)
         return F.log_softmax(short, -1), F.log_softmax(tail, -1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

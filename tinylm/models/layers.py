@@ -170,6 +170,11 @@ def count_params(model: nn.Module, non_embedding: bool = False) -> int:
     return n
 
 
+def soft_cap(logits: torch.Tensor, cap: float) -> torch.Tensor:
+    """Logits squashed smoothly into (-cap, cap) (Gemma 2's soft-capping); unchanged if cap is 0."""
+    return cap * torch.tanh(logits / cap) if cap else logits
+
+
 def lm_loss(logits: torch.Tensor, targets: torch.Tensor, reduction: str = "mean"):
     """Cross-entropy in nats per token, computed in fp32."""
     return F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), targets.reshape(-1),
