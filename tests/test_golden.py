@@ -20,13 +20,14 @@ GOLDEN = Path(__file__).resolve().parent / "golden" / "outputs.json"
 BASE = dict(vocab_size=300, context=16, width=32, layers=2, heads=2, mlp="gelu", mlp_ratio=4.0,
             norm="layernorm", positions="rotary", tie_embeddings=False, qk_norm=False,
             dropout=0.0, logit_softcap=0.0, zero_init_proj=False, head="full",
-            head_shortlist=64, head_tail_width=8)
+            head_shortlist=64, head_tail_width=8, bigram_buckets=0, smear=False)
 CASES = {
     "gpt-default": dict(family="gpt"),
     "gpt2-style": dict(family="gpt", positions="learned", tie_embeddings=True),
     "gpt-swiglu-rmsnorm-qknorm-softcap": dict(family="gpt", mlp="swiglu", norm="rmsnorm",
                                               qk_norm=True, logit_softcap=15.0),
     "gpt-adaptive-head": dict(family="gpt", head="adaptive"),
+    "gpt-bigram-smear": dict(family="gpt", bigram_buckets=64, smear=True),
     "lstm": dict(family="lstm", layers=1),
     "mdlm": dict(family="mdlm"),
 }
@@ -38,6 +39,11 @@ def outputs(name: str) -> dict:
 
     torch.manual_seed(0)
     model = build_model(ModelConfig(**{**BASE, **CASES[name]})).eval()
+    with torch.no_grad():  # the input-side extras start at zero (a no-op): give them values
+        torch.manual_seed(2)
+        for key, p in model.named_parameters():
+            if key.startswith(("bigram_emb", "smear_")):
+                p.normal_()
     tokens = (torch.arange(2 * BASE["context"]).view(2, -1) * 7) % BASE["vocab_size"]
     with torch.no_grad():
         logits = model(tokens).float()

@@ -1,6 +1,8 @@
 """The adaptive head is torch's adaptive softmax computed densely: same numbers, one normalised
 distribution, frequent tokens chosen from the training text, saved and sampled like any model."""
 
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -104,3 +106,48 @@ def test_trains_saves_and_samples(small_data, fast_cfg, tmp_path):
     text = tinylm.generate(loaded.model, loaded.tokenizer, "Once upon a time",
                            max_new_tokens=10, seed=0)
     assert text.startswith("Once upon a time") and len(text) > len("Once upon a time")
+
+
+@pytest.mark.parametrize("device,dtype,expected", [
+    ("cpu", torch.float32, "adaptive"),  # fp32 matmuls are the cost: the adaptive head wins
+    ("cpu", torch.bfloat16, "full"),  # native bf16 makes the full head cheap
+    ("cuda", torch.bfloat16, "full"),
+    ("mps", torch.float32, "full"),  # an accelerator: unmeasured, the plain head
+])
+def test_auto_head_follows_the_device(device, dtype, expected):
+    assert ModelConfig().head == "auto"
+    assert ModelConfig().for_device(device, dtype).head == expected
+    assert ModelConfig(tie_embeddings=True).for_device("cpu", torch.float32).head == "full"
+    for head in ("full", "adaptive"):  # asked for explicitly: kept
+        assert ModelConfig(head=head).for_device(device, dtype).head == head
+
+
+@pytest.mark.parametrize("fast_bf16,expected", [(False, "adaptive"), (True, "full")])
+def test_a_model_built_directly_decides_for_this_cpu(monkeypatch, fast_bf16, expected):
+    monkeypatch.setattr("tinylm.models.config.cpu_has_fast_bf16", lambda: fast_bf16)
+    model = GPT(ModelConfig(**{**ADAPTIVE, "head": "auto"}))
+    assert model.cfg.head == expected
+    assert isinstance(model.head, AdaptiveHead) == (expected == "adaptive")
+
+
+@pytest.mark.parametrize("dtype,expected", [("float32", "adaptive"), ("bfloat16", "full")])
+def test_the_trainer_decides_the_head_for_its_dtype(small_data, fast_cfg, tmp_path, dtype,
+                                                    expected):
+    cfg = ModelConfig(vocab_size=small_data.vocab_size, context=64, width=32, layers=1, heads=2)
+    result = tinylm.train(small_data, cfg, fast_cfg(steps=3, dtype=dtype), progress=False,
+                          out_dir=tmp_path / "run")
+    assert result.model.cfg.head == result.metrics["head"] == expected
+    assert tinylm.load(tmp_path / "run").model.cfg.head == expected  # saved decided
+
+
+def test_a_checkpoint_from_before_the_head_setting_loads_with_the_full_head(small_data, fast_cfg,
+                                                                            tmp_path):
+    cfg = ModelConfig(vocab_size=small_data.vocab_size, context=64, width=32, layers=1, heads=2,
+                      head="full", smear=False, bigram_buckets=0)  # a model of those days
+    tinylm.train(small_data, cfg, fast_cfg(steps=2), out_dir=tmp_path / "old", progress=False)
+    index_file = tmp_path / "old" / "checkpoint.json"
+    index = json.loads(index_file.read_text())
+    for key in ("head", "head_shortlist", "head_tail_width", "bigram_buckets", "smear"):
+        del index["model_config"][key]  # as a checkpoint written before these settings existed
+    index_file.write_text(json.dumps(index))
+    assert tinylm.load(tmp_path / "old").model.cfg.head == "full"

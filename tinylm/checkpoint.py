@@ -20,6 +20,7 @@ from tokenizers import Tokenizer
 
 from .folder import CheckpointError, SaveError, Transaction, atomic_write, member, sha256, verify
 from .models import LanguageModel, ModelConfig, build_model, param_count
+from .models.config import IMPLICIT
 
 FORMAT = "tinylm-checkpoint"
 FORMAT_VERSION = 1
@@ -95,7 +96,7 @@ def load(path: str | Path, device: str | torch.device = "cpu", verify: bool = Tr
                               "`python -m tinylm train --out DIR`")
     index = _read_index(path)
     try:
-        cfg = ModelConfig(**index["model_config"])
+        cfg = ModelConfig(**{**IMPLICIT, **index["model_config"]})  # older files lack new keys
         cfg.validate()
     except (TypeError, ValueError, KeyError) as e:
         raise CheckpointError(f"{path}: model config is incompatible with this tinylm ({e})") from None

@@ -11,11 +11,9 @@ import contextlib
 
 import torch
 
+from .hardware import cpu_has_fast_bf16, cuda_has_native_bf16
 from .resources import usable_cpus
 
-# bf16 runs natively from compute capability 8.0 (Ampere); older GPUs (a Colab T4 is 7.5)
-# report bf16 support but emulate it, slowly
-CUDA_NATIVE_BF16 = (8, 0)
 _TORCH_THREADS = torch.get_num_threads()  # torch's own default (physical cores, OMP_NUM_THREADS)
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
@@ -33,18 +31,6 @@ def resolve_device(name: str = "auto") -> torch.device:
     if name == "mps" and not torch.backends.mps.is_available():
         raise ValueError("device mps was asked for but Apple MPS is not available; use --device cpu")
     return torch.device(name)
-
-
-def cpu_has_fast_bf16() -> bool:
-    """True where the CPU has native bf16 matmuls (AVX512-BF16 or AMX): there bf16 is ~2-5x."""
-    checks = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
-    return any(getattr(torch.cpu, c, lambda: False)() for c in checks)
-
-
-def cuda_has_native_bf16(device: torch.device) -> bool:
-    """bf16 in hardware: compute capability 8.0 or newer, and torch agrees without emulation."""
-    return (torch.cuda.get_device_capability(device) >= CUDA_NATIVE_BF16
-            and torch.cuda.is_bf16_supported(including_emulation=False))
 
 
 def resolve_dtype(name: str, device: torch.device) -> torch.dtype:

@@ -13,6 +13,7 @@ import torch
 from torch.optim._muon import _adjust_lr
 
 from .device import resolve_dtype
+from .models.layers import embedding_tables
 
 OPTIMIZERS = ("adamw", "muon")
 
@@ -20,10 +21,8 @@ OPTIMIZERS = ("adamw", "muon")
 def make_optimizer(model: torch.nn.Module, cfg) -> torch.optim.Optimizer:
     """Optimizer for `model` per `cfg` (a TrainConfig); each group may carry an `lr_scale`."""
     named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
-    # every output-head parameter is a table (an adaptive head has three)
-    tables = {id(model.tok_emb.weight)} | {id(p) for p in model.head.parameters()}
-    if getattr(model, "pos_emb", None) is not None:
-        tables.add(id(model.pos_emb.weight))
+    # lookup tables, and every output-head parameter (an adaptive head has three): AdamW
+    tables = {id(p) for p in embedding_tables(model)} | {id(p) for p in model.head.parameters()}
     matrices = [p for n, p in named if p.dim() == 2 and id(p) not in tables]
     embeddings = [p for n, p in named if p.dim() == 2 and id(p) in tables]
     gains = [p for n, p in named if p.dim() < 2]

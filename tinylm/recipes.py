@@ -17,17 +17,19 @@ import dataclasses
 
 from .data import DataConfig
 from .models import ModelConfig
+from .models.config import IMPLICIT
 from .train import TrainConfig
 
 RECIPES: dict[str, dict] = {
     # at its best size in benchmarks/results/gpt2-sizes-300s (2 x 128; 5 x 96 before)
     "gpt2": dict(mlp="gelu", norm="layernorm", positions="learned", tie_embeddings=True,
-                 head="full", optimizer="adamw", lr=2e-3, dtype="float32", compile="off",
+                 head="full", smear=False, optimizer="adamw", lr=2e-3, dtype="float32",
+                 compile="off",
                  decay="cosine", width=128, layers=2, heads=2),
     "default": dict(),  # the dataclass defaults
     # the best LSTM of benchmarks/results/families-*: one 192-wide layer, the default's
     # optimizer (Muon), schedule and precision; on a 2-core CPU it beat the transformer
-    "lstm": dict(family="lstm", layers=1, width=192, head="full"),  # (only the GPT's can adapt)
+    "lstm": dict(family="lstm", layers=1, width=192, head="full", smear=False),  # GPT-only switches
 }
 
 
@@ -75,9 +77,6 @@ def configs(overrides: dict, **extra) -> tuple[DataConfig, dict, TrainConfig]:
 
 
 RUN_ARGUMENTS = {"corpus", "budget_s", "seed"}  # set per run by the harness, not by a recipe
-# Settings added after runs were stored, at the value every run before them had: a stored run
-# without the key used this, whatever today's default is.
-IMPLICIT = {"head": "full"}
 
 
 def defaults() -> dict:

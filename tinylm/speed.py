@@ -37,7 +37,7 @@ def step_parts(model_cfg: ModelConfig, batch_size: int = 8, device: str = "auto"
     model_cfg.validate()
     dev = resolve_device(device)
     dt = resolve_dtype(dtype, dev)
-    model = build_model(model_cfg).to(dev)
+    model = build_model(model_cfg.for_device(dev.type, dt)).to(dev)
     opt = make_optimizer(model, TrainConfig(optimizer=optimizer))
     x = torch.randint(0, model_cfg.vocab_size, (batch_size, model_cfg.context + 1), device=dev)
 

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
+import torch
+
+from ..hardware import cpu_has_fast_bf16
 from ..options import check_choices, option, positive_int
 
 FAMILIES = ("gpt", "lstm", "mdlm")  # transformer, recurrent, masked diffusion
 MLP_KINDS = ("gelu", "swiglu", "relu2")
 NORM_KINDS = ("layernorm", "rmsnorm")
 POSITION_KINDS = ("learned", "rotary")
-HEAD_KINDS = ("full", "adaptive")
+HEAD_KINDS = ("auto", "full", "adaptive")
+# Settings added after runs and checkpoints were stored, at the value in effect before them: a
+# stored config without the key used this, whatever today's default is.
+IMPLICIT = {"head": "full", "bigram_buckets": 0, "smear": False}
 
 
 @dataclass
@@ -33,14 +39,21 @@ class ModelConfig:
     # rotary beat learned positions by ~10% at 90 s (benchmarks/README.md)
     positions: str = option("rotary", "how the model knows token order", POSITION_KINDS)
     tie_embeddings: bool = option(False, "share the token table with the output head")
-    # adaptive: -2.2% val_bpb at 1.3x the tokens/s at 300 s on an AVX2 CPU (two runs each,
-    # benchmarks/results/avx2-head-300s, avx2-adaptive-300s)
-    head: str = option("adaptive", "output layer: one softmax over the vocabulary, or an adaptive one "
-                               "(frequent tokens full width, the rest through a narrow tail)",
+    # auto (`for_device`): adaptive where fp32 matmuls are the cost, full where bf16 is native
+    head: str = option("auto", "output layer: one softmax over the vocabulary (full), an adaptive "
+                               "one (frequent tokens full width, the rest through a narrow tail), "
+                               "or auto: adaptive on a CPU computing in fp32, full elsewhere",
                        HEAD_KINDS)
     head_shortlist: int = option(1024, "adaptive head: tokens with full-width output vectors "
                                        "(at most a quarter of the vocabulary)")
     head_tail_width: int = option(24, "adaptive head: width of the rare tokens' output vectors")
+    # cheap capacity on the input side (modded-nanogpt's records): a lookup costs ~nothing
+    bigram_buckets: int = option(0, "extra input table indexed by a hash of (previous token, "
+                                    "token), added to the token embedding (0 = off)")
+    # smear: -1.5% val_bpb at equal steps and equal step time (two seeds each,
+    # benchmarks/results/levers-4000steps); the bigram table: -0.4%, one run, not taken
+    smear: bool = option(True, "gate a little of the previous token's embedding into each "
+                               "position (modded-nanogpt's smear gate)")
     qk_norm: bool = option(False, "RMS-normalise queries and keys")
     dropout: float = option(0.0, "dropout probability (0 = off; a 5-minute run never overfits)")
     logit_softcap: float = option(0.0, "cap logits smoothly at this value (0 = off)")
@@ -51,6 +64,9 @@ class ModelConfig:
         for name in ("vocab_size", "context", "width", "layers", "heads", "head_shortlist",
                      "head_tail_width"):
             positive_int(name, getattr(self, name))
+        b = self.bigram_buckets
+        if b != 0 and (isinstance(b, bool) or not isinstance(b, int) or b < 2):
+            raise ValueError(f"bigram_buckets must be 0 (off) or an integer >= 2, got {b!r}")
         if not 257 <= self.vocab_size <= 65536:
             raise ValueError(f"vocab_size must be between 257 and 65536, got {self.vocab_size}")
         check_choices(self)
@@ -73,6 +89,19 @@ class ModelConfig:
             raise ValueError(f"mlp_ratio must be in (0, 64], got {self.mlp_ratio!r}")
         if not (isinstance(self.logit_softcap, (int, float)) and self.logit_softcap >= 0):
             raise ValueError(f"logit_softcap must be >= 0 (0 = off), got {self.logit_softcap!r}")
+
+    def for_device(self, device_type: str = "cpu", dtype: torch.dtype | None = None) -> ModelConfig:
+        """This config with `head="auto"` decided for where it trains (`dtype` None: the CPU's
+        own choice). The adaptive head saves matmul FLOPs, not softmax work, so it wins where
+        fp32 matmuls are the step's cost (a CPU without native bf16: -2.2% val_bpb at 1.3x the
+        tokens/s, benchmarks/results/avx2-head-300s) and loses where bf16 makes the head cheap
+        (AVX512-BF16: +2.3%, medians of 2, recipe2-300s). Unmeasured on GPUs: the full head."""
+        if self.head != "auto":
+            return self
+        if dtype is None:
+            dtype = torch.bfloat16 if device_type != "cpu" or cpu_has_fast_bf16() else torch.float32
+        adaptive = device_type == "cpu" and dtype == torch.float32 and not self.tie_embeddings
+        return replace(self, head="adaptive" if adaptive else "full")
 
     @property
     def shortlist(self) -> int:

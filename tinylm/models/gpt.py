@@ -2,8 +2,9 @@
 
 The switches cover the GPT-2 recipe (learned positions, LayerNorm, GELU, tied embeddings)
 and the modern one (rotary positions, RMSNorm, SwiGLU or ReLU², QK-norm, untied head,
-zero-initialised output projections, logit soft-capping), so the book can change one thing at
-a time and measure it.
+zero-initialised output projections, logit soft-capping), and cheap capacity on the input
+side (a bigram-hash table, a smear gate), so the book can change one thing at a time and
+measure it.
 """
 
 from __future__ import annotations
@@ -15,13 +16,30 @@ from .config import ModelConfig
 from .heads import AdaptiveHead
 from .layers import Block, LanguageModel, init_gpt2, lm_loss, make_norm, soft_cap
 
+SMEAR_DIMS = 12  # the smear gate reads the first 12 embedding dimensions, as modded-nanogpt's
+
+
+def bigram_hash(idx: torch.Tensor, buckets: int) -> torch.Tensor:
+    """Bucket [B, T] of each (previous token, token) pair, modded-nanogpt's hash; the first
+    position of a window has no previous token and gets the reserved last bucket."""
+    pairs = torch.bitwise_xor(36313 * idx[:, 1:], 27191 * idx[:, :-1]) % (buckets - 1)
+    return torch.cat([torch.full_like(idx[:, :1], buckets - 1), pairs], dim=1)
+
 
 class GPT(LanguageModel):
     def __init__(self, cfg: ModelConfig):
         super().__init__(cfg)
+        cfg = self.cfg  # the head decided
         self.tok_emb = nn.Embedding(cfg.vocab_size, cfg.width)  # a [vocab, width] table
         # GPT-2's learned positions: one [context, width] vector per position; rotary has none
         self.pos_emb = nn.Embedding(cfg.context, cfg.width) if cfg.positions == "learned" else None
+        # a [buckets, width] table for hashed (previous, current) token pairs, starting at zero
+        self.bigram_emb = nn.Embedding(cfg.bigram_buckets, cfg.width) if cfg.bigram_buckets \
+            else None
+        # smear: x[t] += lambda * sigmoid(x[t, :12] . gate) * x[t-1]; both start at zero (no-op)
+        self.smear_gate = nn.Parameter(torch.zeros(min(SMEAR_DIMS, cfg.width))) if cfg.smear \
+            else None
+        self.smear_lambda = nn.Parameter(torch.zeros(1)) if cfg.smear else None
         self.drop = nn.Dropout(cfg.dropout)
         self.blocks = nn.ModuleList(Block(cfg) for _ in range(cfg.layers))
         self.norm = make_norm(cfg.norm, cfg.width)
@@ -33,6 +51,8 @@ class GPT(LanguageModel):
         if cfg.tie_embeddings:  # GPT-2: the input table is also the output head
             self.head.weight = self.tok_emb.weight
         init_gpt2(self, cfg.layers, zero_proj=cfg.zero_init_proj)
+        if self.bigram_emb is not None:
+            nn.init.zeros_(self.bigram_emb.weight)
         if not cfg.tie_embeddings and cfg.zero_init_proj:
             nn.init.zeros_(self.head.short.weight if cfg.head == "adaptive" else self.head.weight)
 
@@ -56,6 +76,12 @@ class GPT(LanguageModel):
         t = idx.shape[1]
         self.check_length(t)
         x = self.tok_emb(idx)  # [B, T, width]
+        if self.smear_gate is not None:  # each position gets a gated share of the one before
+            gate = torch.sigmoid(x[:, 1:, :len(self.smear_gate)] @ self.smear_gate)  # [B, T-1]
+            x = torch.cat([x[:, :1], x[:, 1:] + self.smear_lambda * gate[..., None] * x[:, :-1]],
+                          dim=1)
+        if self.bigram_emb is not None:
+            x = x + self.bigram_emb(bigram_hash(idx, self.cfg.bigram_buckets))
         if self.pos_emb is not None:
             x = x + self.pos_emb.weight[:t]  # + [T, width], the same for every sequence
         x = self.drop(x)

@@ -28,7 +28,7 @@ class LanguageModel(nn.Module):
     def __init__(self, cfg: ModelConfig):
         super().__init__()
         cfg.validate()
-        self.cfg = cfg
+        self.cfg = cfg.for_device()  # head="auto" decided for this CPU unless the trainer did
 
     def nll(self, idx: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         """Summed negative log-likelihood (nats) of `targets` given `idx`, for evaluation."""
@@ -160,14 +160,19 @@ def init_gpt2(model: nn.Module, layers: int, zero_proj: bool = False) -> None:
 
 
 def count_params(model: nn.Module, non_embedding: bool = False) -> int:
-    """Exact count of distinct parameters; `non_embedding` leaves out token/position tables
+    """Exact count of distinct parameters; `non_embedding` leaves out the lookup tables
     (an untied output head is counted: it does work per token)."""
     n = sum(p.numel() for p in model.parameters())
     if non_embedding:
-        n -= model.tok_emb.weight.numel()
-        if getattr(model, "pos_emb", None) is not None:
-            n -= model.pos_emb.weight.numel()
+        n -= sum(p.numel() for p in embedding_tables(model))
     return n
+
+
+def embedding_tables(model: nn.Module) -> list[nn.Parameter]:
+    """The distinct weights of every lookup table (token, position, bigram): read, not
+    multiplied, so they cost no FLOPs per token."""
+    tables = {id(m.weight): m.weight for m in model.modules() if isinstance(m, nn.Embedding)}
+    return list(tables.values())
 
 
 def soft_cap(logits: torch.Tensor, cap: float) -> torch.Tensor:
