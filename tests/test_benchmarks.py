@@ -81,7 +81,7 @@ def test_profile_and_head_speed_build_the_trainers_step():
     from tinylm.models import ModelConfig
     from tinylm.models.heads import AdaptiveHead
 
-    small = {"width": 32, "context": 32, "vocab_size": 512}
+    small = {"width": 32, "context": 32, "vocab_size": 512, "head": "adaptive"}
     model, opt, fn, batch, _ = profile_step.build(small, batch_size=2, compile_=False)
     assert isinstance(model.head, AdaptiveHead) and batch[0].shape == (2, 32)
     parts = profile_step.timed_step(model, opt, fn, batch)
