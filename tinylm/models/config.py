@@ -98,8 +98,8 @@ class ModelConfig:
         (AVX512-BF16: +2.3%, medians of 2, recipe2-300s). Unmeasured on GPUs: the full head."""
         if self.head != "auto":
             return self
-        if dtype is None:
-            dtype = torch.bfloat16 if device_type != "cpu" or cpu_has_fast_bf16() else torch.float32
+        if dtype is None:  # only a CPU can get the adaptive head: its own choice of dtype
+            dtype = torch.bfloat16 if cpu_has_fast_bf16() else torch.float32
         adaptive = device_type == "cpu" and dtype == torch.float32 and not self.tie_embeddings
         return replace(self, head="adaptive" if adaptive else "full")
 
