@@ -11,7 +11,7 @@ from tinylm.models.gpt import bigram_hash
 from tinylm.optim import make_optimizer
 
 SMALL = dict(vocab_size=300, context=16, width=32, layers=1, heads=2, smear=False,
-             bigram_buckets=0)
+             bigram_buckets=0, value_embeds=False)
 EXTRAS = dict(bigram_buckets=64, smear=True)
 
 
@@ -28,9 +28,9 @@ def test_bigram_hash_depends_on_the_previous_token():
     assert used > 0.85 * 8191  # spread over (nearly) every bucket
 
 
-def test_the_default_smears_and_has_no_bigram_table():
+def test_the_default_smears_and_has_no_extra_tables_or_mask():
     cfg = ModelConfig()
-    assert cfg.smear and cfg.bigram_buckets == 0
+    assert cfg.smear and cfg.bigram_buckets == 0 and not cfg.value_embeds and not cfg.doc_mask
 
 
 def test_extras_start_as_a_no_op():

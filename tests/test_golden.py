@@ -20,7 +20,8 @@ GOLDEN = Path(__file__).resolve().parent / "golden" / "outputs.json"
 BASE = dict(vocab_size=300, context=16, width=32, layers=2, heads=2, mlp="gelu", mlp_ratio=4.0,
             norm="layernorm", positions="rotary", tie_embeddings=False, qk_norm=False,
             dropout=0.0, logit_softcap=0.0, zero_init_proj=False, head="full",
-            head_shortlist=64, head_tail_width=8, bigram_buckets=0, smear=False)
+            head_shortlist=64, head_tail_width=8, bigram_buckets=0, smear=False,
+            doc_mask=False, value_embeds=False)
 CASES = {
     "gpt-default": dict(family="gpt"),
     "gpt2-style": dict(family="gpt", positions="learned", tie_embeddings=True),
@@ -28,6 +29,7 @@ CASES = {
                                               qk_norm=True, logit_softcap=15.0),
     "gpt-adaptive-head": dict(family="gpt", head="adaptive"),
     "gpt-bigram-smear": dict(family="gpt", bigram_buckets=64, smear=True),
+    "gpt-doc-mask-value-embeds": dict(family="gpt", doc_mask=True, value_embeds=True),
     "lstm": dict(family="lstm", layers=1),
     "mdlm": dict(family="mdlm"),
 }
@@ -42,9 +44,11 @@ def outputs(name: str) -> dict:
     with torch.no_grad():  # the input-side extras start at zero (a no-op): give them values
         torch.manual_seed(2)
         for key, p in model.named_parameters():
-            if key.startswith(("bigram_emb", "smear_")):
+            if key.startswith(("bigram_emb", "smear_", "value_embs")):
                 p.normal_()
     tokens = (torch.arange(2 * BASE["context"]).view(2, -1) * 7) % BASE["vocab_size"]
+    if CASES[name].get("doc_mask"):
+        tokens[:, 8] = 0  # an end of text mid-window, so the mask acts
     with torch.no_grad():
         logits = model(tokens).float()
         torch.manual_seed(1)  # the diffusion loss draws its masking times

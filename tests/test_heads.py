@@ -143,11 +143,13 @@ def test_the_trainer_decides_the_head_for_its_dtype(small_data, fast_cfg, tmp_pa
 def test_a_checkpoint_from_before_the_head_setting_loads_with_the_full_head(small_data, fast_cfg,
                                                                             tmp_path):
     cfg = ModelConfig(vocab_size=small_data.vocab_size, context=64, width=32, layers=1, heads=2,
-                      head="full", smear=False, bigram_buckets=0)  # a model of those days
+                      head="full", smear=False, bigram_buckets=0,
+                      value_embeds=False)  # a model of those days
     tinylm.train(small_data, cfg, fast_cfg(steps=2), out_dir=tmp_path / "old", progress=False)
     index_file = tmp_path / "old" / "checkpoint.json"
     index = json.loads(index_file.read_text())
-    for key in ("head", "head_shortlist", "head_tail_width", "bigram_buckets", "smear"):
+    for key in ("head", "head_shortlist", "head_tail_width", "bigram_buckets", "smear",
+                "doc_mask", "value_embeds"):
         del index["model_config"][key]  # as a checkpoint written before these settings existed
     index_file.write_text(json.dumps(index))
     assert tinylm.load(tmp_path / "old").model.cfg.head == "full"

@@ -9,7 +9,7 @@ from tinylm.models import GPT, ModelConfig
 
 def test_exact_parameter_counts():
     cfg = ModelConfig(vocab_size=300, context=16, width=8, layers=2, heads=2, positions="learned",
-                      tie_embeddings=True, head="full", smear=False)
+                      tie_embeddings=True, head="full", smear=False, value_embeds=False)
     model = GPT(cfg)
     # token 300*8 + positions 16*8 + 2 layers * (norm 8 + qkv 8*24 + proj 64 + norm 8
     # + up 8*32 + down 32*8) + final norm 8; the head is tied to the token table
@@ -17,8 +17,12 @@ def test_exact_parameter_counts():
     assert model.num_params() == 2400 + 128 + 2 * per_layer + 8 == 4104
     assert model.num_params(non_embedding=True) == 2 * per_layer + 8
     untied = GPT(ModelConfig(vocab_size=300, context=16, width=8, layers=2, heads=2,
-                             tie_embeddings=False, positions="rotary", head="full", smear=False))
+                             tie_embeddings=False, positions="rotary", head="full", smear=False,
+                             value_embeds=False))
     assert untied.num_params() == 2400 + 2 * per_layer + 8 + 2400
+    with_values = GPT(ModelConfig(**{**untied.cfg.to_dict(), "value_embeds": True}))
+    assert with_values.num_params() == untied.num_params() + 2 * 2400  # a [300, 8] table a layer
+    assert with_values.num_params(non_embedding=True) == untied.num_params(non_embedding=True)
 
 
 OPTIONS = list(itertools.product(["gelu", "swiglu", "relu2"], ["layernorm", "rmsnorm"],

@@ -21,6 +21,7 @@ from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 from tqdm.auto import tqdm
 
 from .corpus import EOT, MAX_TRAIN_BYTES, DataError, fingerprint, load_corpus
+from .models.config import EOT_ID
 from .options import option
 
 CACHE_VERSION = 1
@@ -116,6 +117,8 @@ def train_tokenizer(docs: list[str], vocab_size: int) -> Tokenizer:
         special_tokens=[EOT], initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
         show_progress=False)
     tok.train_from_iterator(docs, trainer)
+    if tok.token_to_id(EOT) != EOT_ID:  # the document mask finds story ends by this id
+        raise RuntimeError(f"{EOT} got id {tok.token_to_id(EOT)}, not {EOT_ID}")
     return tok
 
 

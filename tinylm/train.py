@@ -27,6 +27,7 @@ from .data import Batches, TokenData, val_windows
 from .device import autocast, resolve_dtype, set_threads
 from .evaluate import evaluate
 from .models import ModelConfig, build_model
+from .models.config import EOT_ID
 from .optim import make_optimizer
 from .outcome import TrainResult, run_metrics
 from .resources import check_fits, usable_cpus
@@ -59,6 +60,10 @@ def train(data: TokenData, model_cfg: ModelConfig | None = None,
     if model_cfg.vocab_size != data.vocab_size:
         raise ValueError(f"model vocab_size {model_cfg.vocab_size} differs from the tokenizer's "
                          f"{data.vocab_size}; set vocab_size=data.vocab_size")
+    if model_cfg.doc_mask and data.eot_id != EOT_ID:
+        raise ValueError(f"doc_mask needs <|endoftext|> at id {EOT_ID}, this tokenizer has it at "
+                         f"{data.eot_id}; retokenize with tinylm's own tokenizer or set "
+                         f"doc_mask=False")
     ranks = distributed.setup()
     windows = val_windows(data.val, model_cfg.context,
                           quick.eval_tokens(train_cfg.final_eval_tokens))

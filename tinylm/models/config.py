@@ -16,7 +16,10 @@ POSITION_KINDS = ("learned", "rotary")
 HEAD_KINDS = ("auto", "full", "adaptive")
 # Settings added after runs and checkpoints were stored, at the value in effect before them: a
 # stored config without the key used this, whatever today's default is.
-IMPLICIT = {"head": "full", "bigram_buckets": 0, "smear": False}
+IMPLICIT = {"head": "full", "bigram_buckets": 0, "smear": False, "doc_mask": False,
+            "value_embeds": False}
+# <|endoftext|> is the tokenizer's first special token, so its id is 0 (data.py checks)
+EOT_ID = 0
 
 
 @dataclass
@@ -54,6 +57,16 @@ class ModelConfig:
     # benchmarks/results/levers-4000steps); the bigram table: -0.4%, one run, not taken
     smear: bool = option(True, "gate a little of the previous token's embedding into each "
                                "position (modded-nanogpt's smear gate)")
+    # value embeddings: -1.1% at equal steps (two seeds, levers2-4000steps), -0.8% in five
+    # minutes (recipe3-300s) but +1.8% in one (recipe3-60s; medians of 2 each): off by default,
+    # since the quickstart's minute is the first thing a student sees; on for five minutes
+    value_embeds: bool = option(False, "a zero-initialised [vocab, width] table per layer whose "
+                                       "row for each token is added to its attention values "
+                                       "(modded-nanogpt's value embeddings)")
+    # doc_mask: -0.3% val_bpb at equal steps (two seeds, levers2-4000steps) for a 2-4% slower
+    # step: within noise, not taken
+    doc_mask: bool = option(False, "attention never crosses <|endoftext|>: each story sees only "
+                                   "itself, not the end of the one before it in the window")
     qk_norm: bool = option(False, "RMS-normalise queries and keys")
     dropout: float = option(0.0, "dropout probability (0 = off; a 5-minute run never overfits)")
     logit_softcap: float = option(0.0, "cap logits smoothly at this value (0 = off)")

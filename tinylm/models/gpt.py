@@ -3,7 +3,8 @@
 The switches cover the GPT-2 recipe (learned positions, LayerNorm, GELU, tied embeddings)
 and the modern one (rotary positions, RMSNorm, SwiGLU or ReLU², QK-norm, untied head,
 zero-initialised output projections, logit soft-capping), and cheap capacity on the input
-side (a bigram-hash table, a smear gate), so the book can change one thing at a time and
+side (a bigram-hash table, a smear gate, value embeddings), and attention that stops
+at story boundaries (`doc_mask`), so the book can change one thing at a time and
 measure it.
 """
 
@@ -12,9 +13,9 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 
-from .config import ModelConfig
+from .config import EOT_ID, ModelConfig
 from .heads import AdaptiveHead
-from .layers import Block, LanguageModel, init_gpt2, lm_loss, make_norm, soft_cap
+from .layers import Block, LanguageModel, document_mask, init_gpt2, lm_loss, make_norm, soft_cap
 
 SMEAR_DIMS = 12  # the smear gate reads the first 12 embedding dimensions, as modded-nanogpt's
 
@@ -42,6 +43,9 @@ class GPT(LanguageModel):
         self.smear_lambda = nn.Parameter(torch.zeros(1)) if cfg.smear else None
         self.drop = nn.Dropout(cfg.dropout)
         self.blocks = nn.ModuleList(Block(cfg) for _ in range(cfg.layers))
+        # value embeddings: one [vocab, width] table per block, added to its values, from zero
+        self.value_embs = nn.ModuleList(nn.Embedding(cfg.vocab_size, cfg.width)
+                                        for _ in range(cfg.layers)) if cfg.value_embeds else None
         self.norm = make_norm(cfg.norm, cfg.width)
         if cfg.head == "adaptive":  # frequent tokens full width, the rest narrow (heads.py)
             self.head = AdaptiveHead(cfg.width, cfg.vocab_size, cfg.shortlist,
@@ -51,8 +55,9 @@ class GPT(LanguageModel):
         if cfg.tie_embeddings:  # GPT-2: the input table is also the output head
             self.head.weight = self.tok_emb.weight
         init_gpt2(self, cfg.layers, zero_proj=cfg.zero_init_proj)
-        if self.bigram_emb is not None:
-            nn.init.zeros_(self.bigram_emb.weight)
+        for table in [self.bigram_emb, *(self.value_embs or [])]:
+            if table is not None:
+                nn.init.zeros_(table.weight)
         if not cfg.tie_embeddings and cfg.zero_init_proj:
             nn.init.zeros_(self.head.short.weight if cfg.head == "adaptive" else self.head.weight)
 
@@ -85,6 +90,8 @@ class GPT(LanguageModel):
         if self.pos_emb is not None:
             x = x + self.pos_emb.weight[:t]  # + [T, width], the same for every sequence
         x = self.drop(x)
-        for block in self.blocks:
-            x = block(x)  # [B, T, width] -> [B, T, width]
+        mask = document_mask(idx, EOT_ID) if self.cfg.doc_mask else None  # [B, 1, T, T]
+        for i, block in enumerate(self.blocks):
+            ve = self.value_embs[i](idx) if self.value_embs is not None else None  # [B, T, width]
+            x = block(x, mask, ve)  # [B, T, width] -> [B, T, width]
         return self.norm(x)

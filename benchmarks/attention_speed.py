@@ -1,0 +1,97 @@
+"""What attention costs a training step, side by side: PyTorch's SDPA kernel against the
+explicit matmuls + masked softmax that `layers.attend` uses on a CPU, and the price of the
+document mask and of value embeddings.
+
+    python -m benchmarks.attention_speed --repeats 5
+
+Every row is the default model's compiled bf16 training step (forward, backward, optimizer,
+as the trainer builds it), built and warmed up first, then timed round-robin, `--repeats`
+rounds of `--seconds` each, so the machine's drift hits every row alike; medians and
+min-max, ratios against the SDPA row. Writes benchmarks/results/attention_speed/<label>.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import statistics
+import sys
+
+import torch.nn.functional as F
+from tqdm.auto import tqdm
+
+from benchmarks.run import bench_lock
+from tinylm.device import set_threads
+from tinylm.models import ModelConfig, layers
+from tinylm.results import REPO
+from tinylm.speed import time_steps, training_step
+
+ROWS = {  # label: (ModelConfig changes, attention through the SDPA kernel)
+    "sdpa": ({}, True),
+    "explicit": ({}, False),
+    "explicit + doc_mask": ({"doc_mask": True}, False),
+    "explicit + value_embeds": ({"value_embeds": True}, False),
+}
+
+
+def sdpa_attend(q, k, v, causal, mask=None, dropout=0.0):
+    """`layers.attend` as it was before: always the SDPA kernel."""
+    if mask is None:
+        return F.scaled_dot_product_attention(q, k, v, is_causal=causal, dropout_p=dropout)
+    return F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout)
+
+
+@contextlib.contextmanager
+def attention(use_sdpa: bool):
+    """Swap the function every Attention layer calls (compiled code is guarded on it)."""
+    original = layers.attend
+    layers.attend = sdpa_attend if use_sdpa else original
+    try:
+        yield
+    finally:
+        layers.attend = original
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--seconds", type=float, default=4.0, help="per row and round")
+    p.add_argument("--repeats", type=int, default=5, help="round-robin rounds")
+    p.add_argument("--batch-size", type=int, default=8)
+    p.add_argument("--label", default="default-bf16")
+    args = p.parse_args(argv)
+    set_threads(None)
+    tokens_per_step = args.batch_size * ModelConfig.context
+    with bench_lock():
+        rows = []
+        for label, (changes, use_sdpa) in tqdm(ROWS.items(), desc="building (compiling)"):
+            with attention(use_sdpa):
+                step, model = training_step(ModelConfig(head="full", **changes),
+                                            args.batch_size, "cpu", "bfloat16", True)
+            rows.append({"label": label, "changes": changes, "sdpa": use_sdpa,
+                         "params": model.num_params(), "step": step, "samples": []})
+        for _ in tqdm(range(args.repeats), desc="timing rounds"):
+            for r in rows:
+                with attention(r["sdpa"]):
+                    r["samples"].append(time_steps(r["step"], tokens_per_step, args.seconds)
+                                        ["tokens_per_s"])
+    base = statistics.median(rows[0]["samples"])
+    print(f"{args.repeats} rounds x {args.seconds:g} s, compiled bf16, batch {args.batch_size}, "
+          f"median tokens/s")
+    for r in rows:
+        del r["step"]
+        r["tokens_per_s"] = statistics.median(r["samples"])
+        r["ratio_vs_sdpa"] = r["tokens_per_s"] / base
+        print(f"  {r['label']:24s} {r['tokens_per_s']:9,.0f} "
+              f"({min(r['samples']):,.0f}-{max(r['samples']):,.0f})  {r['ratio_vs_sdpa']:.3f}x",
+              flush=True)
+    out = REPO / "benchmarks" / "results" / "attention_speed"
+    out.mkdir(parents=True, exist_ok=True)
+    meta = {"batch_size": args.batch_size, "seconds": args.seconds, "repeats": args.repeats,
+            "dtype": "bfloat16", "compiled": True}
+    (out / f"{args.label}.json").write_text(json.dumps({**meta, "rows": rows}, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
