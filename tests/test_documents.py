@@ -7,8 +7,8 @@ import torch
 import torch.nn.functional as F
 
 import tinylm
+from tinylm.corpus import EOT_ID
 from tinylm.models import GPT, ModelConfig
-from tinylm.models.config import EOT_ID
 from tinylm.models.layers import attend, document_mask
 from tinylm.optim import make_optimizer
 

@@ -20,6 +20,7 @@ from pathlib import Path
 from .hub import hub_address, hub_reachable
 
 EOT = "<|endoftext|>"
+EOT_ID = 0  # its id: the tokenizer's first special token (data.py checks); doc_mask reads it
 DOC_SEPARATOR = re.compile(r"\n?<\|endoftext\|>\n?")
 TEXT_SUFFIXES = (".txt", ".txt.gz", ".jsonl", ".jsonl.gz", ".parquet")
 MAX_REPLACED_FRACTION = 0.01  # above this share of invalid bytes a file is not text

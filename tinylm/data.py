@@ -20,8 +20,7 @@ from filelock import FileLock
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 from tqdm.auto import tqdm
 
-from .corpus import EOT, MAX_TRAIN_BYTES, DataError, fingerprint, load_corpus
-from .models.config import EOT_ID
+from .corpus import EOT, EOT_ID, MAX_TRAIN_BYTES, DataError, fingerprint, load_corpus
 from .options import option
 
 CACHE_VERSION = 1

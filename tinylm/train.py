@@ -23,11 +23,11 @@ from tqdm.auto import tqdm
 
 from . import busy, checkpoint, compiling, distributed, machine, quick
 from .compiling import want_compile
+from .corpus import EOT_ID
 from .data import Batches, TokenData, val_windows
 from .device import autocast, resolve_dtype, set_threads
 from .evaluate import evaluate
 from .models import ModelConfig, build_model
-from .models.config import EOT_ID
 from .optim import make_optimizer
 from .outcome import TrainResult, run_metrics
 from .resources import check_fits, usable_cpus

@@ -18,8 +18,6 @@ HEAD_KINDS = ("auto", "full", "adaptive")
 # stored config without the key used this, whatever today's default is.
 IMPLICIT = {"head": "full", "bigram_buckets": 0, "smear": False, "doc_mask": False,
             "value_embeds": False}
-# <|endoftext|> is the tokenizer's first special token, so its id is 0 (data.py checks)
-EOT_ID = 0
 
 
 @dataclass

@@ -13,7 +13,8 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 
-from .config import EOT_ID, ModelConfig
+from ..corpus import EOT_ID
+from .config import ModelConfig
 from .heads import AdaptiveHead
 from .layers import Block, LanguageModel, document_mask, init_gpt2, lm_loss, make_norm, soft_cap
 

@@ -120,16 +120,26 @@ def attend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, causal: bool,
     with the CPU flash-attention kernel, whose backward alone took a fifth of the step
     (benchmarks/results/attention_speed). Elsewhere, and with dropout, the fused SDPA kernels."""
     if q.device.type != "cpu" or dropout:
-        if mask is None:
-            return F.scaled_dot_product_attention(q, k, v, is_causal=causal, dropout_p=dropout)
-        return F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout)
-    t = q.shape[-2]
+        return sdpa(q, k, v, causal, mask, dropout)
     att = (q @ k.transpose(-2, -1)) * q.shape[-1] ** -0.5  # [B, heads, T, T]
     if causal and mask is None:
-        mask = torch.ones(t, t, dtype=torch.bool, device=q.device).tril()
+        mask = causal_mask(q.shape[-2], q.device)
     if mask is not None:
         att = att.masked_fill(~mask, float("-inf"))
     return att.softmax(dim=-1) @ v  # [B, heads, T, head_dim]
+
+
+def sdpa(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, causal: bool,
+         mask: torch.Tensor | None = None, dropout: float = 0.0) -> torch.Tensor:
+    """`attend` through PyTorch's fused scaled_dot_product_attention kernels."""
+    if mask is None:
+        return F.scaled_dot_product_attention(q, k, v, is_causal=causal, dropout_p=dropout)
+    return F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout)
+
+
+def causal_mask(t: int, device: torch.device) -> torch.Tensor:
+    """[T, T] bool, True where position i may attend to j (j <= i)."""
+    return torch.ones(t, t, dtype=torch.bool, device=device).tril()
 
 
 def document_mask(idx: torch.Tensor, eot_id: int) -> torch.Tensor:
@@ -138,9 +148,8 @@ def document_mask(idx: torch.Tensor, eot_id: int) -> torch.Tensor:
     the story it ends."""
     starts = (idx == eot_id).int()
     doc = starts.cumsum(dim=1) - starts  # [B, T]: how many stories ended before each position
-    t = idx.shape[1]
-    causal = torch.ones(t, t, dtype=torch.bool, device=idx.device).tril()
-    return (causal & (doc[:, :, None] == doc[:, None, :]))[:, None]
+    same_story = doc[:, :, None] == doc[:, None, :]  # [B, T, T]
+    return (causal_mask(idx.shape[1], idx.device) & same_story)[:, None]
 
 
 class MLP(nn.Module):
