@@ -65,3 +65,33 @@ def test_default_optimizer_uses_batched_muon_for_hidden_matrices():
     assert id(model.blocks[0].attn.qkv.weight) in hidden
     assert id(model.tok_emb.weight) not in hidden and id(model.head.weight) not in hidden
     assert all(g["fused"] for g in adam.param_groups)
+
+
+@pytest.mark.parametrize("optimizer", ["muon", "adamw"])
+def test_input_tables_and_head_get_their_own_learning_rates(optimizer):
+    model = GPT(ModelConfig(vocab_size=300, context=16, width=32, layers=2, heads=2, head="full",
+                            value_embeds=True))
+    opt = make_optimizer(model, TrainConfig(optimizer=optimizer, embed_lr_scale=10.0,
+                                            head_lr_scale=0.5))
+    scale = {id(p): g["lr_scale"] for g in opt.param_groups for p in g["params"]}
+    tables = [model.tok_emb.weight, *(t.weight for t in model.value_embs)]
+    assert all(scale[id(t)] == 10.0 for t in tables)
+    assert scale[id(model.head.weight)] == 0.5
+    assert scale[id(model.blocks[0].attn.qkv.weight)] == (5.0 if optimizer == "muon" else 1.0)
+    assert len(scale) == len(list(model.parameters()))  # every parameter in exactly one group
+
+
+def test_a_tied_table_learns_at_the_input_rate():
+    model = GPT(ModelConfig(vocab_size=300, context=16, width=32, layers=2, heads=2, head="full",
+                            tie_embeddings=True))
+    opt = make_optimizer(model, TrainConfig(optimizer="adamw", embed_lr_scale=3.0,
+                                            head_lr_scale=0.5))
+    scale = {id(p): g["lr_scale"] for g in opt.param_groups for p in g["params"]}
+    assert model.head.weight is model.tok_emb.weight and scale[id(model.tok_emb.weight)] == 3.0
+    assert 0.5 not in scale.values() and all(g["params"] for g in opt.param_groups)
+
+
+@pytest.mark.parametrize("name", ["embed_lr_scale", "head_lr_scale"])
+def test_lr_scales_must_be_positive(name):
+    with pytest.raises(ValueError, match=name):
+        TrainConfig(**{name: 0.0}).validate()

@@ -94,6 +94,22 @@ def test_resume_matches_an_uninterrupted_run(small_data, tiny_model_cfg, tmp_pat
     assert resumed.metrics["val_loss"] == pytest.approx(whole.metrics["val_loss"], rel=1e-5)
 
 
+def test_resume_with_other_optimizer_groups_names_the_problem(small_data, tiny_model_cfg,
+                                                              tmp_path, monkeypatch):
+    """A run saved by a tinylm whose optimizer had other parameter groups: a one-line error."""
+    cfg = TrainConfig(budget_s=120.0, steps=8, device="cpu", compile="off", threads=1,
+                      final_eval_tokens=2048)
+    out = tmp_path / "run"
+    first = train(small_data, tiny_model_cfg, cfg, out_dir=out, stop=lambda: True,
+                  progress=False)
+    assert first.status == "stopped" and load(out).resume_state() is not None
+    module = sys.modules["tinylm.train"]  # the module (tinylm.train is also the function)
+    monkeypatch.setattr(module, "make_optimizer",
+                        lambda model, _: torch.optim.AdamW(model.parameters()))
+    with pytest.raises(ValueError, match="optimizer state does not fit this version"):
+        train(small_data, tiny_model_cfg, cfg, out_dir=out, resume=out, progress=False)
+
+
 KILL_SCRIPT = textwrap.dedent("""
     import os, sys, time
     import tinylm

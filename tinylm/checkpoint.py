@@ -162,7 +162,11 @@ def restore_training(path: Path, model, optimizer, batches) -> dict:
         raise CheckpointError(f"{path}: the checkpoint's model config differs from this run's; "
                               "resume with the same settings (the CLI reads them from the folder)")
     model.load_state_dict(ckpt.model.state_dict())
-    optimizer.load_state_dict(state["optimizer"])
+    try:
+        optimizer.load_state_dict(state["optimizer"])
+    except (ValueError, KeyError) as e:  # other parameter groups or optimizer: older tinylm
+        raise CheckpointError(f"{path}: its optimizer state does not fit this version of tinylm "
+                              f"({e}); start a new run, or sample from it instead") from None
     torch.set_rng_state(state["torch_rng"])
     rng = state["batches"]["rng"]
     batches.load_state_dict({"rng": {**rng, "state": {k: int(v) for k, v in rng["state"].items()}}})

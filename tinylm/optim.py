@@ -22,22 +22,32 @@ def make_optimizer(model: torch.nn.Module, cfg) -> torch.optim.Optimizer:
     """Optimizer for `model` per `cfg` (a TrainConfig); each group may carry an `lr_scale`."""
     named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
     # lookup tables, and every output-head parameter (an adaptive head has three): AdamW
-    tables = {id(p) for p in embedding_tables(model)} | {id(p) for p in model.head.parameters()}
-    matrices = [p for n, p in named if p.dim() == 2 and id(p) not in tables]
-    embeddings = [p for n, p in named if p.dim() == 2 and id(p) in tables]
+    inputs = {id(p) for p in embedding_tables(model)}
+    outputs = {id(p) for p in model.head.parameters()} - inputs  # a tied table counts as input
+    matrices = [p for n, p in named if p.dim() == 2 and id(p) not in inputs | outputs]
+    embeddings = [p for n, p in named if p.dim() == 2 and id(p) in inputs]
+    head = [p for n, p in named if p.dim() == 2 and id(p) in outputs]
     gains = [p for n, p in named if p.dim() < 2]
     adam = dict(lr=cfg.lr, betas=(cfg.beta1, cfg.beta2), eps=1e-8, fused=_fused_ok(named))
     if cfg.optimizer == "adamw":
-        return torch.optim.AdamW([
-            {"params": matrices + embeddings, "weight_decay": cfg.weight_decay, "lr_scale": 1.0},
-            {"params": gains, "weight_decay": 0.0, "lr_scale": 1.0}], **adam)
+        return torch.optim.AdamW(_nonempty([
+            {"params": matrices, "weight_decay": cfg.weight_decay, "lr_scale": 1.0},
+            {"params": embeddings, "weight_decay": cfg.weight_decay, "lr_scale": cfg.embed_lr_scale},
+            {"params": head, "weight_decay": cfg.weight_decay, "lr_scale": cfg.head_lr_scale},
+            {"params": gains, "weight_decay": 0.0, "lr_scale": 1.0}]), **adam)
     muon = BatchedMuon([{"params": matrices, "lr_scale": cfg.muon_lr_scale}],
                        lr=cfg.lr * cfg.muon_lr_scale, weight_decay=cfg.weight_decay,
                        adjust_lr_fn="match_rms_adamw")
-    rest = torch.optim.AdamW([
-        {"params": embeddings, "weight_decay": cfg.weight_decay, "lr_scale": 1.0},
-        {"params": gains, "weight_decay": 0.0, "lr_scale": 1.0}], **adam)
+    rest = torch.optim.AdamW(_nonempty([
+        {"params": embeddings, "weight_decay": cfg.weight_decay, "lr_scale": cfg.embed_lr_scale},
+        {"params": head, "weight_decay": cfg.weight_decay, "lr_scale": cfg.head_lr_scale},
+        {"params": gains, "weight_decay": 0.0, "lr_scale": 1.0}]), **adam)
     return Combined([muon, rest])
+
+
+def _nonempty(groups: list[dict]) -> list[dict]:
+    """The groups that hold parameters (a tied model has no separate head)."""
+    return [g for g in groups if g["params"]]
 
 
 def _fused_ok(named) -> bool:

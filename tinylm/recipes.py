@@ -18,6 +18,7 @@ import dataclasses
 from .data import DataConfig
 from .models import ModelConfig
 from .models.config import IMPLICIT
+from .schedule import IMPLICIT_TRAIN
 from .train import TrainConfig
 
 RECIPES: dict[str, dict] = {
@@ -95,7 +96,7 @@ def settings(data: DataConfig, model: ModelConfig, train: TrainConfig) -> dict:
 def overrides(stored: dict, name: str = "default") -> dict:
     """The overrides of recipe `name` under today's defaults that reproduce `stored` settings."""
     base = {**defaults(), **RECIPES[name]}
-    stored = {**IMPLICIT, **stored}
+    stored = {**IMPLICIT, **IMPLICIT_TRAIN, **stored}
     return {k: v for k, v in stored.items()
             if k in base and k not in RUN_ARGUMENTS and base[k] != v}
 

@@ -15,6 +15,8 @@ from .options import check_choices, option, positive_int
 
 DECAYS = ("cosine", "linear", "wsd")  # wsd: warmup, stable, then a linear warmdown
 COMPILE_MODES = ("auto", "on", "off")
+# settings added after studies were stored, at the value those studies ran with
+IMPLICIT_TRAIN = {"embed_lr_scale": 1.0, "head_lr_scale": 1.0}
 FRACTIONS = ("warmup_frac", "final_lr_frac", "warmdown_frac", "eval_every_frac",
              "checkpoint_every_frac")
 
@@ -35,6 +37,9 @@ class TrainConfig:
     optimizer: str = option("muon", "muon: Muon for hidden matrices, AdamW for the rest",
                             OPTIMIZERS)
     muon_lr_scale: float = option(5.0, "Muon's learning rate as a multiple of lr")
+    embed_lr_scale: float = option(1.0, "input tables' (token, value, bigram) learning rate as a "
+                                        "multiple of lr")
+    head_lr_scale: float = option(1.0, "output head's learning rate as a multiple of lr")
     weight_decay: float = option(0.1, "AdamW weight decay on matrices")
     beta1: float = option(0.9, "AdamW beta1")
     beta2: float = option(0.95, "AdamW beta2")
@@ -60,6 +65,7 @@ class TrainConfig:
         if isinstance(b, bool) or not isinstance(b, (int, float)) or not math.isfinite(b) or b <= 0:
             raise ValueError(f"budget_s must be a positive number of seconds, got {b!r}")
         for name in ("lr", "weight_decay", "grad_clip", "beta1", "beta2", "muon_lr_scale",
+                     "embed_lr_scale", "head_lr_scale",
                      *FRACTIONS):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
@@ -72,8 +78,9 @@ class TrainConfig:
                              "warmdown_frac in (0, 1]")
         if not 0 <= self.beta1 < 1 or not 0 <= self.beta2 < 1:
             raise ValueError("beta1 and beta2 must be in [0, 1)")
-        if self.muon_lr_scale <= 0:
-            raise ValueError(f"muon_lr_scale must be > 0, got {self.muon_lr_scale}")
+        for name in ("muon_lr_scale", "embed_lr_scale", "head_lr_scale"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"{name} must be > 0, got {getattr(self, name)}")
         if self.weight_decay < 0 or self.grad_clip < 0:
             raise ValueError("weight_decay and grad_clip must be >= 0 (0 turns clipping off)")
         if not 0 < self.eval_every_frac <= 1 or not 0 < self.checkpoint_every_frac <= 1:
