@@ -24,24 +24,24 @@ def make_optimizer(model: torch.nn.Module, cfg) -> torch.optim.Optimizer:
     # lookup tables, and every output-head parameter (an adaptive head has three): AdamW
     inputs = {id(p) for p in embedding_tables(model)}
     outputs = {id(p) for p in model.head.parameters()} - inputs  # a tied table counts as input
-    matrices = [p for n, p in named if p.dim() == 2 and id(p) not in inputs | outputs]
+    on_adam = inputs | outputs
+    matrices = [p for n, p in named if p.dim() == 2 and id(p) not in on_adam]
     embeddings = [p for n, p in named if p.dim() == 2 and id(p) in inputs]
     head = [p for n, p in named if p.dim() == 2 and id(p) in outputs]
     gains = [p for n, p in named if p.dim() < 2]
     adam = dict(lr=cfg.lr, betas=(cfg.beta1, cfg.beta2), eps=1e-8, fused=_fused_ok(named))
+    adam_groups = [  # AdamW's whatever the optimizer for the hidden matrices
+        {"params": embeddings, "weight_decay": cfg.weight_decay, "lr_scale": cfg.embed_lr_scale},
+        {"params": head, "weight_decay": cfg.weight_decay, "lr_scale": cfg.head_lr_scale},
+        {"params": gains, "weight_decay": 0.0, "lr_scale": 1.0}]
     if cfg.optimizer == "adamw":
         return torch.optim.AdamW(_nonempty([
             {"params": matrices, "weight_decay": cfg.weight_decay, "lr_scale": 1.0},
-            {"params": embeddings, "weight_decay": cfg.weight_decay, "lr_scale": cfg.embed_lr_scale},
-            {"params": head, "weight_decay": cfg.weight_decay, "lr_scale": cfg.head_lr_scale},
-            {"params": gains, "weight_decay": 0.0, "lr_scale": 1.0}]), **adam)
+            *adam_groups]), **adam)
     muon = BatchedMuon([{"params": matrices, "lr_scale": cfg.muon_lr_scale}],
                        lr=cfg.lr * cfg.muon_lr_scale, weight_decay=cfg.weight_decay,
                        adjust_lr_fn="match_rms_adamw")
-    rest = torch.optim.AdamW(_nonempty([
-        {"params": embeddings, "weight_decay": cfg.weight_decay, "lr_scale": cfg.embed_lr_scale},
-        {"params": head, "weight_decay": cfg.weight_decay, "lr_scale": cfg.head_lr_scale},
-        {"params": gains, "weight_decay": 0.0, "lr_scale": 1.0}]), **adam)
+    rest = torch.optim.AdamW(_nonempty(adam_groups), **adam)
     return Combined([muon, rest])
 
 
