@@ -11,6 +11,7 @@ from pathlib import Path
 import torch
 from filelock import FileLock, Timeout
 
+from . import allocator
 from .folder import reason
 from .resources import usable_cpus
 from .version import __version__
@@ -62,4 +63,5 @@ def environment(device: torch.device, dtype: torch.dtype, threads: int) -> dict:
     return {"tinylm_version": __version__, "torch_version": torch.__version__,
             "python_version": platform.python_version(), "platform": platform.platform(),
             "device": str(device), "dtype": str(dtype).removeprefix("torch."),
-            "threads": threads, "cpu_count": os.cpu_count(), "usable_cpus": usable_cpus()}
+            "threads": threads, "cpu_count": os.cpu_count(), "usable_cpus": usable_cpus(),
+            "kept_freed_memory": allocator.kept()}

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import torch
 
+from .allocator import keep_freed_memory
 from .device import autocast, resolve_device, resolve_dtype, set_threads
 from .models import ModelConfig, build_model
 from .optim import make_optimizer
@@ -35,6 +36,7 @@ def step_parts(model_cfg: ModelConfig, batch_size: int = 8, device: str = "auto"
                dtype: str = "auto", compile: bool = False, optimizer: str = "muon") -> StepParts:
     """The model, optimizer, loss function and a random batch of the trainer's step."""
     model_cfg.validate()
+    keep_freed_memory()  # as the trainer does
     dev = resolve_device(device)
     dt = resolve_dtype(dtype, dev)
     model = build_model(model_cfg.for_device(dev.type, dt)).to(dev)

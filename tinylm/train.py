@@ -21,7 +21,7 @@ import torch
 from torch.nn.parallel import DistributedDataParallel as DDP
 from tqdm.auto import tqdm
 
-from . import busy, checkpoint, compiling, distributed, machine, quick
+from . import allocator, busy, checkpoint, compiling, distributed, machine, quick
 from .compiling import want_compile
 from .corpus import EOT_ID
 from .data import Batches, TokenData, val_windows
@@ -78,6 +78,7 @@ def train(data: TokenData, model_cfg: ModelConfig | None = None,
     if threads is None and ranks.local_world > 1:  # share the cores, don't fight over them
         threads = max(1, usable_cpus() // ranks.local_world)
     threads = set_threads(threads)
+    allocator.keep_freed_memory()  # each step's large buffers reused, not page-faulted in again
     torch.manual_seed(train_cfg.seed)
     check_fits(model_cfg, train_cfg.batch_size, device)
     if ranks.main:  # before the budget starts: waiting is not training time
@@ -128,6 +129,7 @@ def train(data: TokenData, model_cfg: ModelConfig | None = None,
     finally:
         if lock:
             lock.release()
+        allocator.give_back()
     out = Path(out_dir) if out_dir is not None and not error else None
     return TrainResult(model, metrics, status, message, out, loop.history, error, data.tokenizer,
                        info)
