@@ -4,8 +4,10 @@ causal, are tables (AdamW) not matrices (Muon), cost no counted FLOPs, and train
 import numpy as np
 import pytest
 import torch
+from fast import TINY_MODEL
 
 import tinylm
+from tinylm.measured import VALUE_EMBEDS_FROM_S
 from tinylm.models import GPT, ModelConfig
 from tinylm.models.gpt import bigram_hash
 from tinylm.optim import make_optimizer
@@ -30,7 +32,49 @@ def test_bigram_hash_depends_on_the_previous_token():
 
 def test_the_default_smears_and_has_no_extra_tables_or_mask():
     cfg = ModelConfig()
-    assert cfg.smear and cfg.bigram_buckets == 0 and not cfg.value_embeds and not cfg.doc_mask
+    assert cfg.smear and cfg.bigram_buckets == 0 and not cfg.doc_mask
+    assert cfg.value_embeds == "auto"  # decided by the budget: see below
+    built = GPT(ModelConfig(**{**SMALL, "value_embeds": "auto"}))  # built without a budget
+    assert built.value_embs is None and built.cfg.value_embeds is False
+
+
+def test_value_tables_go_on_from_the_measured_budget():
+    auto = ModelConfig()
+    assert auto.for_budget(60).value_embeds is False  # they lose in a minute
+    assert auto.for_budget(VALUE_EMBEDS_FROM_S - 1).value_embeds is False
+    assert auto.for_budget(VALUE_EMBEDS_FROM_S).value_embeds is True
+    assert auto.for_budget(300).value_embeds is True  # and win in five
+    assert auto.for_budget(None).value_embeds is False
+    assert ModelConfig(family="lstm").for_budget(300).value_embeds is False  # gpt only
+    for asked in (True, False):  # an explicit choice is kept at every budget
+        assert ModelConfig(value_embeds=asked).for_budget(60).value_embeds is asked
+        assert ModelConfig(value_embeds=asked).for_budget(300).value_embeds is asked
+    with pytest.raises(ValueError, match="value_embeds.*auto"):
+        ModelConfig(value_embeds="yes").validate()
+
+
+def test_the_trainer_decides_value_tables_by_its_budget(small_data, fast_cfg):
+    cfg = ModelConfig(vocab_size=small_data.vocab_size, **TINY_MODEL)
+    long = tinylm.train(small_data, cfg, fast_cfg(budget_s=VALUE_EMBEDS_FROM_S, steps=2),
+                        progress=False)  # two steps, but a five-minute-class budget
+    assert long.metrics["value_embeds"] is True and long.model.value_embs is not None
+    short = tinylm.train(small_data, cfg, fast_cfg(budget_s=5, steps=2), progress=False)
+    assert short.metrics["value_embeds"] is False and short.model.value_embs is None
+
+
+def test_stored_runs_keep_their_labels_across_the_budget_rule():
+    from tinylm.recipes import RECIPES, defaults, label
+
+    def stored(budget_s, value_embeds, recipe="default"):
+        return {**defaults(), **RECIPES[recipe], "budget_s": budget_s, "value_embeds": value_embeds}
+
+    assert label("default", stored(300.0, True)) == "default"  # what auto gives at 300 s
+    assert label("default", stored(300.0, False)) == "default:value_embeds=False"
+    assert label("default", stored(60.0, False)) == "default"
+    assert label("default", stored(60.0, True)) == "default:value_embeds=True"
+    assert label("gpt2", stored(300.0, False, "gpt2")) == "gpt2"  # the baseline never has them
+    assert label("default", stored(300.0, "auto")) == "default"  # stored as asked, not as decided
+    assert label("default", stored(60.0, "auto")) == "default"
 
 
 def test_extras_start_as_a_no_op():

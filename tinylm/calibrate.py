@@ -52,7 +52,7 @@ def calibrate(budget_s: float = 300.0, base: dict | None = None, batch_size: int
     rows = []
     for width, layers, heads in tqdm(LADDER, desc="calibrating", disable=not progress):
         cfg = ModelConfig(**{**base, "vocab_size": vocab_size, "width": width, "layers": layers,
-                             "heads": heads})
+                             "heads": heads}).for_budget(budget_s)  # what would train
         speed = measure_throughput(cfg, batch_size, dev, seconds=seconds_per_size,
                                    threads=threads)
         tps = speed["tokens_per_s"] * (COMPILE_SPEEDUP if compiled else 1.0)

@@ -34,3 +34,8 @@ TOKENS_PER_PARAM = 6.13
 # steps at batch 8 (that weighing itself is not measured separately).
 LR_BATCH_EXPONENT = 0.5
 LR_BATCH_EXPONENT_MEASURED = True
+
+# Value embeddings (`ModelConfig.value_embeds="auto"`) from this budget on. Measured, medians
+# of 2 each: +1.8% val_bpb at 60 s (recipe3-60s), a tie at 150 s (+0.08%, value-embeds-150s),
+# -0.8% at 300 s (recipe3-300s); the crossover lies near 150 s, so they go on a little after it
+VALUE_EMBEDS_FROM_S = 200

@@ -25,11 +25,12 @@ RECIPES: dict[str, dict] = {
     # at its best size in benchmarks/results/gpt2-sizes-300s (2 x 128; 5 x 96 before)
     "gpt2": dict(mlp="gelu", norm="layernorm", positions="learned", tie_embeddings=True,
                  head="full", smear=False, optimizer="adamw", lr=2e-3, dtype="float32",
-                 compile="off", decay="cosine", width=128, layers=2, heads=2),
+                 compile="off", decay="cosine", width=128, layers=2, heads=2, value_embeds=False),
     "default": dict(),  # the dataclass defaults
     # the best LSTM of benchmarks/results/families-*: one 192-wide layer, the default's
     # optimizer (Muon), schedule and precision; on a 2-core CPU it beat the transformer
-    "lstm": dict(family="lstm", layers=1, width=192, head="full", smear=False),  # GPT-only switches
+    "lstm": dict(family="lstm", layers=1, width=192, head="full", smear=False,  # GPT-only
+                 value_embeds=False),  # switches
 }
 
 
@@ -97,6 +98,11 @@ def overrides(stored: dict, name: str = "default") -> dict:
     """The overrides of recipe `name` under today's defaults that reproduce `stored` settings."""
     base = {**defaults(), **RECIPES[name]}
     stored = {**IMPLICIT, **IMPLICIT_TRAIN, **stored}
+    if isinstance(stored.get("budget_s"), (int, float)):  # "auto": what it gives that budget
+        for side in (base, stored):
+            side["value_embeds"] = ModelConfig(
+                family=side.get("family", "gpt"), value_embeds=side["value_embeds"],
+            ).for_budget(stored["budget_s"]).value_embeds
     return {k: v for k, v in stored.items()
             if k in base and k not in RUN_ARGUMENTS and base[k] != v}
 

@@ -73,7 +73,8 @@ def train(data: TokenData, model_cfg: ModelConfig | None = None,
     if device.type == "cuda" and ranks.active:
         device = torch.device("cuda", ranks.local_rank)
     dtype = resolve_dtype(train_cfg.dtype, device)
-    model_cfg = model_cfg.for_device(device.type, dtype)  # head="auto" decided for this device
+    # head="auto" decided for this device, value_embeds="auto" for this budget
+    model_cfg = model_cfg.for_device(device.type, dtype).for_budget(train_cfg.budget_s)
     threads = train_cfg.threads
     if threads is None and ranks.local_world > 1:  # share the cores, don't fight over them
         threads = max(1, usable_cpus() // ranks.local_world)

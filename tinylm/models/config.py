@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass, replace
 import torch
 
 from ..hardware import cpu_has_fast_bf16
+from ..measured import VALUE_EMBEDS_FROM_S
 from ..options import check_choices, option, positive_int
 
 FAMILIES = ("gpt", "lstm", "mdlm")  # transformer, recurrent, masked diffusion
@@ -14,6 +15,7 @@ MLP_KINDS = ("gelu", "swiglu", "relu2")
 NORM_KINDS = ("layernorm", "rmsnorm")
 POSITION_KINDS = ("learned", "rotary")
 HEAD_KINDS = ("auto", "full", "adaptive")
+VALUE_EMBEDS_KINDS = ("auto", True, False)
 # Settings added after runs and checkpoints were stored, at the value in effect before them: a
 # stored config without the key used this, whatever today's default is.
 IMPLICIT = {"head": "full", "bigram_buckets": 0, "smear": False, "doc_mask": False,
@@ -56,11 +58,14 @@ class ModelConfig:
     smear: bool = option(True, "gate a little of the previous token's embedding into each "
                                "position (modded-nanogpt's smear gate)")
     # value embeddings: -1.1% at equal steps (two seeds, levers2-4000steps), -0.8% in five
-    # minutes (recipe3-300s) but +1.8% in one (recipe3-60s; medians of 2 each): off by default,
-    # since the quickstart's minute is the first thing a student sees; on for five minutes
-    value_embeds: bool = option(False, "a zero-initialised [vocab, width] table per layer whose "
-                                       "row for each token is added to its attention values "
-                                       "(modded-nanogpt's value embeddings)")
+    # minutes (recipe3-300s), a tie at 150 s (value-embeds-150s), +1.8% in one minute
+    # (recipe3-60s; medians of 2 each): so auto turns them on from measured.VALUE_EMBEDS_FROM_S
+    value_embeds: bool | str = option("auto", "a zero-initialised [vocab, width] table per "
+                                              "layer whose row for each token is added to its "
+                                              "attention values (modded-nanogpt's value "
+                                              "embeddings); auto: on for budgets of "
+                                              f"{VALUE_EMBEDS_FROM_S:g} s or more",
+                                      VALUE_EMBEDS_KINDS)
     # doc_mask: -0.3% val_bpb at equal steps (two seeds, levers2-4000steps) for a 2-4% slower
     # step: within noise, not taken
     doc_mask: bool = option(False, "attention never crosses <|endoftext|>: each story sees only "
@@ -113,6 +118,16 @@ class ModelConfig:
             dtype = torch.bfloat16 if cpu_has_fast_bf16() else torch.float32
         adaptive = device_type == "cpu" and dtype == torch.float32 and not self.tie_embeddings
         return replace(self, head="adaptive" if adaptive else "full")
+
+    def for_budget(self, budget_s: float | None) -> ModelConfig:
+        """This config with `value_embeds="auto"` decided for a budget of `budget_s` seconds
+        (None, a model built without one: off). The zero-initialised tables need tokens to
+        learn and slow the step by 5-9%: they lose in one minute and win in five. Only the
+        transformer has them (the other families would ignore them)."""
+        if self.value_embeds != "auto":
+            return self
+        on = self.family == "gpt" and budget_s is not None and budget_s >= VALUE_EMBEDS_FROM_S
+        return replace(self, value_embeds=on)
 
     @property
     def shortlist(self) -> int:

@@ -28,7 +28,7 @@ class LanguageModel(nn.Module):
     def __init__(self, cfg: ModelConfig):
         super().__init__()
         cfg.validate()
-        self.cfg = cfg.for_device()  # head="auto" decided for this CPU unless the trainer did
+        self.cfg = cfg.for_device().for_budget(None)  # "auto" decided unless the trainer did
 
     def nll(self, idx: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         """Summed negative log-likelihood (nats) of `targets` given `idx`, for evaluation."""
