@@ -12,7 +12,6 @@ min-max, ratios against the SDPA row. Writes benchmarks/results/attention_speed/
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import json
 import statistics
@@ -20,7 +19,7 @@ import sys
 
 from tqdm.auto import tqdm
 
-from benchmarks.run import bench_lock
+from benchmarks.run import bench_lock, round_robin_parser
 from tinylm.device import set_threads
 from tinylm.models import ModelConfig, layers
 from tinylm.results import REPO
@@ -47,12 +46,7 @@ def attention(use_sdpa: bool):
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--seconds", type=float, default=4.0, help="per row and round")
-    p.add_argument("--repeats", type=int, default=5, help="round-robin rounds")
-    p.add_argument("--batch-size", type=int, default=8)
-    p.add_argument("--label", default="default-bf16")
-    args = p.parse_args(argv)
+    args = round_robin_parser(__doc__, seconds=4.0, repeats=5).parse_args(argv)
     set_threads(None)
     tokens_per_step = args.batch_size * ModelConfig.context
     with bench_lock():

@@ -16,7 +16,6 @@ default. Writes benchmarks/results/malloc_speed/<label>.json.
 
 from __future__ import annotations
 
-import argparse
 import ctypes
 import json
 import resource
@@ -26,7 +25,7 @@ import time
 
 from tqdm.auto import tqdm
 
-from benchmarks.run import bench_lock
+from benchmarks.run import bench_lock, round_robin_parser
 from tinylm import allocator
 from tinylm.device import set_threads
 from tinylm.models import ModelConfig
@@ -60,12 +59,7 @@ def timed(step, tokens_per_step: int, seconds: float) -> dict:
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--seconds", type=float, default=3.0, help="per row and round")
-    p.add_argument("--repeats", type=int, default=10, help="round-robin rounds")
-    p.add_argument("--batch-size", type=int, default=8)
-    p.add_argument("--label", default="default-bf16")
-    args = p.parse_args(argv)
+    args = round_robin_parser(__doc__, seconds=3.0, repeats=10).parse_args(argv)
     if not allocator.keep_freed_memory():
         print("malloc_speed: needs Linux with glibc (mallopt)", file=sys.stderr)
         return 2

@@ -36,6 +36,17 @@ SAMPLE_PROMPT = "Once upon a time"
 SAMPLE_SETTINGS = {"max_new_tokens": 120, "temperature": 0.8, "seed": 0}
 
 
+def round_robin_parser(doc: str, seconds: float, repeats: int) -> argparse.ArgumentParser:
+    """The arguments every side-by-side speed study takes: its rows alternate in one process,
+    `repeats` rounds of `seconds` each, so the machine's drift hits every row alike."""
+    p = argparse.ArgumentParser(description=doc.splitlines()[0])
+    p.add_argument("--seconds", type=float, default=seconds, help="per row and round")
+    p.add_argument("--repeats", type=int, default=repeats, help="round-robin rounds")
+    p.add_argument("--batch-size", type=int, default=8)
+    p.add_argument("--label", default="default-bf16")
+    return p
+
+
 @contextlib.contextmanager
 def bench_lock():
     """Mark the machine busy with a benchmark (helpers wait for this file to go); a wrapping
