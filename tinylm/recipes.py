@@ -29,8 +29,7 @@ RECIPES: dict[str, dict] = {
     "default": dict(),  # the dataclass defaults
     # the best LSTM of benchmarks/results/families-*: one 192-wide layer, the default's
     # optimizer (Muon), schedule and precision; on a 2-core CPU it beat the transformer
-    "lstm": dict(family="lstm", layers=1, width=192, head="full", smear=False,  # GPT-only
-                 value_embeds=False),  # switches
+    "lstm": dict(family="lstm", layers=1, width=192, head="full", smear=False),  # GPT-only
 }
 
 
