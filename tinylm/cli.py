@@ -183,9 +183,10 @@ def cmd_train(args) -> int:
         print(f"size auto: {sized['choice']} ({sized['params'] / 1e6:.2f}M params), "
               f"{', '.join(f'{k} {v}' for k, v in picked.items())} for "
               f"{train_cfg.budget_s:g} s on this machine", file=sys.stderr)
-    out = make_folder(args.resume or args.out or new_run_dir())  # a bad folder fails now
+    main_rank = int(os.environ.get("RANK", "0")) == 0  # under torchrun, rank 0 reports and saves
+    named = args.resume or args.out
+    out = make_folder(named or new_run_dir()) if main_rank or named else None  # fails now
     data = prepare(data_cfg, progress=not args.quiet)
-    main_rank = int(os.environ.get("RANK", "0")) == 0  # under torchrun, rank 0 reports
     if main_rank:
         print(f"data: {data.meta['train_tokens']:,} training tokens, vocab {data.vocab_size}, "
               f"{data.meta['bytes_per_token']:.2f} bytes/token, prepared in "
