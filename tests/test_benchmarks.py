@@ -93,3 +93,26 @@ def test_profile_and_head_speed_build_the_trainers_step():
         loss = fns[name](h, y)
         loss.backward()
         assert float(loss) > 0 and bool(torch.isfinite(h.grad).all()) and h.grad.abs().sum() > 0
+
+
+def test_chunked_head_and_loss_match_the_plain_ones():
+    """step_variants' chunked head + cross-entropy: the same loss and gradients as the head's
+    logits through `lm_loss`, with a chunk that does not divide the rows."""
+    import torch
+
+    from benchmarks.step_variants import LinearCrossEntropy
+    from tinylm.models.layers import lm_loss
+
+    torch.manual_seed(0)
+    h = torch.randn(50, 16, requires_grad=True)
+    w = torch.randn(40, 16, requires_grad=True)
+    y = torch.randint(0, 40, (50,))
+    plain = lm_loss(h @ w.t(), y)
+    plain.backward()
+    want = h.grad.clone(), w.grad.clone()
+    h.grad = w.grad = None
+    loss = LinearCrossEntropy.apply(h, w, y, 16)
+    (2 * loss).backward()  # a scaled upstream gradient reaches both inputs
+    assert torch.allclose(loss, plain, atol=1e-5)
+    assert torch.allclose(h.grad, 2 * want[0], atol=1e-5)
+    assert torch.allclose(w.grad, 2 * want[1], atol=1e-5)

@@ -24,7 +24,7 @@ from .train import TrainConfig
 RECIPES: dict[str, dict] = {
     # at its best size in benchmarks/results/gpt2-sizes-300s (2 x 128; 5 x 96 before)
     "gpt2": dict(mlp="gelu", norm="layernorm", positions="learned", tie_embeddings=True,
-                 head="full", smear=False, optimizer="adamw", lr=2e-3, dtype="float32",
+                 head="full", smear=False, optimizer="adamw", lr=2e-3, beta2=0.95, dtype="float32",
                  compile="off", decay="cosine", width=128, layers=2, heads=2, value_embeds=False),
     "default": dict(),  # the dataclass defaults
     # the best LSTM of benchmarks/results/families-*: one 192-wide layer, the default's
