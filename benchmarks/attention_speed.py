@@ -14,16 +14,15 @@ from __future__ import annotations
 
 import contextlib
 import json
-import statistics
 import sys
 
 from tqdm.auto import tqdm
 
-from benchmarks.run import bench_lock, round_robin_parser
+from benchmarks.run import bench_lock, round_robin_parser, time_round_robin
 from tinylm.device import set_threads
 from tinylm.models import ModelConfig, layers
 from tinylm.results import REPO
-from tinylm.speed import time_steps, training_step
+from tinylm.speed import training_step
 
 ROWS = {  # label: (ModelConfig changes, attention through the SDPA kernel)
     "sdpa": ({}, True),
@@ -57,21 +56,8 @@ def main(argv=None) -> int:
                                             args.batch_size, "cpu", "bfloat16", True)
             rows.append({"label": label, "changes": changes, "sdpa": use_sdpa,
                          "params": model.num_params(), "step": step, "samples": []})
-        for _ in tqdm(range(args.repeats), desc="timing rounds"):
-            for r in rows:
-                with attention(r["sdpa"]):
-                    r["samples"].append(time_steps(r["step"], tokens_per_step, args.seconds)
-                                        ["tokens_per_s"])
-    base = statistics.median(rows[0]["samples"])
-    print(f"{args.repeats} rounds x {args.seconds:g} s, compiled bf16, batch {args.batch_size}, "
-          f"median tokens/s")
-    for r in rows:
-        del r["step"]
-        r["tokens_per_s"] = statistics.median(r["samples"])
-        r["ratio_vs_sdpa"] = r["tokens_per_s"] / base
-        print(f"  {r['label']:24s} {r['tokens_per_s']:9,.0f} "
-              f"({min(r['samples']):,.0f}-{max(r['samples']):,.0f})  {r['ratio_vs_sdpa']:.3f}x",
-              flush=True)
+        time_round_robin(rows, args, tokens_per_step, "ratio_vs_sdpa",
+                         around=lambda r: attention(r["sdpa"]))
     out = REPO / "benchmarks" / "results" / "attention_speed"
     out.mkdir(parents=True, exist_ok=True)
     meta = {"batch_size": args.batch_size, "seconds": args.seconds, "repeats": args.repeats,

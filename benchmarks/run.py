@@ -47,6 +47,32 @@ def round_robin_parser(doc: str, seconds: float, repeats: int) -> argparse.Argum
     return p
 
 
+def time_round_robin(rows: list[dict], args, tokens_per_step: int, ratio_key: str,
+                     around=lambda row: contextlib.nullcontext()) -> None:
+    """Time each row's warmed-up `step` in turn, `args.repeats` rounds of `args.seconds`
+    (inside `around(row)`), then give each row its median `tokens_per_s` and `ratio_key`
+    against the first row's, print them, and drop the steps (rows are then JSON)."""
+    from tqdm.auto import tqdm
+
+    from tinylm.speed import time_steps
+
+    for _ in tqdm(range(args.repeats), desc="timing rounds"):
+        for r in rows:
+            with around(r):
+                r["samples"].append(time_steps(r["step"], tokens_per_step, args.seconds)
+                                    ["tokens_per_s"])
+    base = statistics.median(rows[0]["samples"])
+    print(f"{args.repeats} rounds x {args.seconds:g} s, compiled bf16, batch {args.batch_size}, "
+          f"median tokens/s")
+    for r in rows:
+        del r["step"]
+        r["tokens_per_s"] = statistics.median(r["samples"])
+        r[ratio_key] = r["tokens_per_s"] / base
+        print(f"  {r['label']:24s} {r['tokens_per_s']:9,.0f} "
+              f"({min(r['samples']):,.0f}-{max(r['samples']):,.0f})  {r[ratio_key]:.3f}x",
+              flush=True)
+
+
 @contextlib.contextmanager
 def bench_lock():
     """Mark the machine busy with a benchmark (helpers wait for this file to go); a wrapping

@@ -13,7 +13,6 @@ against the first row. Writes benchmarks/results/step_variants/<label>.json.
 from __future__ import annotations
 
 import json
-import statistics
 import sys
 import time
 
@@ -21,12 +20,12 @@ import torch
 import torch._inductor.config as inductor_config
 from tqdm.auto import tqdm
 
-from benchmarks.run import bench_lock, round_robin_parser
+from benchmarks.run import bench_lock, round_robin_parser, time_round_robin
 from tinylm.device import autocast, set_threads
 from tinylm.models import ModelConfig
 from tinylm.models.gpt import GPT
 from tinylm.results import REPO
-from tinylm.speed import step_parts, time_steps
+from tinylm.speed import step_parts
 
 ROWS = {  # label: (torch.compile mode, inductor config patch, optimizer compiled, head chunk)
     "default": (None, {}, False, 0),
@@ -125,20 +124,7 @@ def main(argv=None) -> int:
             rows.append({"label": label, "mode": mode, "inductor": patch, "chunk": chunk,
                          "optimizer_compiled": opt_compiled, "step": step, "samples": [],
                          "build_s": time.perf_counter() - start})
-        for _ in tqdm(range(args.repeats), desc="timing rounds"):
-            for r in rows:
-                r["samples"].append(time_steps(r["step"], tokens_per_step, args.seconds)
-                                    ["tokens_per_s"])
-    base = statistics.median(rows[0]["samples"])
-    print(f"{args.repeats} rounds x {args.seconds:g} s, compiled bf16, batch {args.batch_size}, "
-          f"median tokens/s")
-    for r in rows:
-        del r["step"]
-        r["tokens_per_s"] = statistics.median(r["samples"])
-        r["ratio"] = r["tokens_per_s"] / base
-        print(f"  {r['label']:24s} {r['tokens_per_s']:9,.0f} "
-              f"({min(r['samples']):,.0f}-{max(r['samples']):,.0f})  {r['ratio']:.3f}x  "
-              f"built in {r['build_s']:.0f} s", flush=True)
+        time_round_robin(rows, args, tokens_per_step, "ratio")
     out = REPO / "benchmarks" / "results" / "step_variants"
     out.mkdir(parents=True, exist_ok=True)
     meta = {"batch_size": args.batch_size, "seconds": args.seconds, "repeats": args.repeats,
