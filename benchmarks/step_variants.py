@@ -21,7 +21,7 @@ import torch._inductor.config as inductor_config
 from tqdm.auto import tqdm
 
 from benchmarks.run import bench_lock, round_robin_parser, time_round_robin
-from tinylm.device import autocast, set_threads
+from tinylm.device import set_threads
 from tinylm.models import ModelConfig
 from tinylm.models.gpt import GPT
 from tinylm.results import REPO
@@ -91,12 +91,8 @@ def build(mode, patch: dict, optimizer_compiled: bool, chunk: int, batch_size: i
     if chunk:
         model.__class__ = chunked(chunk)
 
-    def loss_of(inputs, targets):
-        with autocast(torch.device("cpu"), parts.dtype):
-            return model(inputs, targets)
-
-    with inductor_config.patch(patch):
-        loss_fn = torch.compile(loss_of, dynamic=False, **({"mode": mode} if mode else {}))
+    with inductor_config.patch(patch):  # step_parts' eager loss_fn: autocast, then the model
+        loss_fn = torch.compile(parts.loss_fn, dynamic=False, **({"mode": mode} if mode else {}))
         opt_step = torch.compile(opt.step) if optimizer_compiled else opt.step
 
         def step():
