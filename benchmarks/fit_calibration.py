@@ -6,7 +6,9 @@ TOKENS_PER_PARAM is in the units `calibrate` compares it with: its own *estimate
 tokens each parameter sees (eager probe x COMPILE_SPEEDUP x usable seconds), at each 300 s
 sweep's best size, from the ladders `python -m benchmarks.calibrate_check` stored beside the
 sweeps (geometric mean over them; the tokens per parameter the best runs really saw are
-reported beside it). Compiled 300 s runs against eager 60 s runs of the same sizes
+reported beside it). TOKENS_PER_PARAM_EXPONENT carries it to other budgets: the same estimate
+at the best size of the 60 s sweep gives the power of the budget it grows with.
+Compiled 300 s runs against eager 60 s runs of the same sizes
 (eager-sizes-60s) give COMPILE_SPEEDUP (steady state); the first steps of all compiled runs
 give COMPILE_COLD_S (the sweeps run with inductor's caches off). Names as in tinylm/measured.py.
 """
@@ -17,6 +19,7 @@ import json
 import math
 import statistics
 
+from tinylm.measured import TOKENS_PER_PARAM_AT_S
 from tinylm.results import read_runs, results_dir
 
 
@@ -25,7 +28,11 @@ def runs(study: str) -> dict[str, dict]:
     return {r["recipe"]: r["metrics"] for r in read_runs(results_dir() / study)}
 
 
-def estimated_tokens_per_param(studies=("sizes-300s", "threads1-sizes-300s")) -> dict:
+RULE_STUDIES = ("sizes2-300s", "threads1-sizes2-300s")  # 300 s, today's model: 2 threads, 1
+SHORT_STUDY, SHORT_BUDGET_S = "sizes3-60s", 60  # today's model at 60 s, for the exponent
+
+
+def estimated_tokens_per_param(studies=RULE_STUDIES) -> dict:
     """{study: calibrate's estimated tokens per parameter at the sweep's best shape}."""
     out = {}
     for study in studies:
@@ -51,8 +58,13 @@ def main() -> dict:
     compile_s = [m["first_step_seconds"] for rs in (short, long) for m in rs.values() if m["compiled"]]
     estimated = estimated_tokens_per_param()
     rule = math.exp(statistics.fmean(math.log(v) for v in estimated.values())) if estimated else None
+    short_rule = estimated_tokens_per_param((SHORT_STUDY,)).get(SHORT_STUDY)
+    exponent = rule and short_rule and math.log(rule / short_rule) / math.log(
+        TOKENS_PER_PARAM_AT_S / SHORT_BUDGET_S)
     fit = {"best_60s": best[60][0], "best_300s": best[300][0],
            "TOKENS_PER_PARAM": rule and round(rule, 2), "estimated_at_best": estimated,
+           "TOKENS_PER_PARAM_EXPONENT": exponent and round(exponent, 2),
+           "estimated_at_best_60s": {SHORT_STUDY: short_rule},
            "seen_per_param_300s": round(ratio[300], 2), "seen_per_param_60s": round(ratio[60], 2),
            "COMPILE_SPEEDUP": round(statistics.median(speedups), 2),
            "COMPILE_COLD_S": round(statistics.median(compile_s), 1)}

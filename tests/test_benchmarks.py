@@ -71,6 +71,9 @@ def test_fitted_constants_are_named_as_in_measured(capsys):
     constants = [k for k in fit if k.isupper()]
     assert constants and all(hasattr(measured, k) for k in constants), constants
     assert fit["COMPILE_COLD_S"] == measured.COMPILE_COLD_S
+    # the size rule comes from the stored sweeps' calibrate checks, not from a hand-set number
+    assert fit["TOKENS_PER_PARAM"] == measured.TOKENS_PER_PARAM
+    assert fit["TOKENS_PER_PARAM_EXPONENT"] == measured.TOKENS_PER_PARAM_EXPONENT
 
 
 def test_profile_and_head_speed_build_the_trainers_step():
@@ -116,3 +119,47 @@ def test_chunked_head_and_loss_match_the_plain_ones():
     assert torch.allclose(loss, plain, atol=1e-5)
     assert torch.allclose(h.grad, 2 * want[0], atol=1e-5)
     assert torch.allclose(w.grad, 2 * want[1], atol=1e-5)
+
+
+def test_cuda_check_refuses_without_a_gpu_and_runs_its_steps_on_a_cpu(tmp_path, monkeypatch):
+    """The prepared GPU script (run only where a GPU is lent) stays runnable: here on the CPU,
+    with a shorter calibrate probe and the tests' small data."""
+    import torch
+
+    from benchmarks import cuda_check
+    from tinylm.calibrate import LADDER, calibrate
+
+    if not torch.cuda.is_available():
+        assert cuda_check.main(["--out", str(tmp_path)]) == 2
+    monkeypatch.setattr(cuda_check, "calibrate", lambda budget, progress: calibrate(
+        budget, progress=progress, seconds_per_size=0.1, threads=1))
+    small = ["--vocab", "512", "--max-train-bytes", "1000000", "--max-val-bytes", "60000",
+             "--final-eval-tokens", "4096", "--threads", "1", "--compile", "off"]
+    code = cuda_check.main(["--allow-cpu", "--budgets", "2", "--out", str(tmp_path), "--",
+                            *small])
+    assert code == 0
+    report = json.loads((tmp_path / "cuda-check.json").read_text())
+    assert report["machine"]["torch"] == torch.__version__
+    (entry,) = report["runs"]
+    pick, trained = entry["calibrate"], entry["train"]
+    assert tuple(pick["choice"].values()) in LADDER and pick["device"] == trained["device"]
+    assert trained["argv"][trained["argv"].index("--width") + 1] == str(pick["choice"]["width"])
+    assert trained["status"] == "completed" and 0 < trained["val_bpb"] < 8
+    assert trained["tokens_per_s"] > 0 and trained["tokens_seen"] > 0
+
+
+def test_calibrate_check_scores_each_shape_by_the_median_of_its_repeats():
+    from benchmarks.calibrate_check import medians_by_shape
+
+    def run(recipe, width, bpb):
+        return {"recipe": recipe, "settings": {"width": width, "layers": 2, "heads": 2},
+                "metrics": {"val_bpb": bpb}}
+
+    # width 64's last repeat is its best and beats 96's last: the medians still put 96 first
+    runs = [run("default:width=64", 64, 1.0723), run("default", 96, 1.0516),
+            run("default:width=64", 64, 1.0551), run("default", 96, 1.0554),
+            run("gpt2", 96, 0.5), run("default:width=64", 64, 1.0600)]
+    medians = medians_by_shape(runs)
+    assert medians == {(64, 2, 2): {"val_bpb": 1.0600, "n": 3},
+                       (96, 2, 2): {"val_bpb": (1.0516 + 1.0554) / 2, "n": 2}}
+    assert min(medians, key=lambda k: medians[k]["val_bpb"]) == (96, 2, 2)

@@ -10,7 +10,13 @@ import torch
 from . import machine
 from .compiling import want_compile
 from .device import resolve_device
-from .measured import COMPILE_COLD_S, COMPILE_SPEEDUP, TOKENS_PER_PARAM
+from .measured import (
+    COMPILE_COLD_S,
+    COMPILE_SPEEDUP,
+    TOKENS_PER_PARAM,
+    TOKENS_PER_PARAM_AT_S,
+    TOKENS_PER_PARAM_EXPONENT,
+)
 from .models import ModelConfig, param_count
 from .schedule import TrainConfig
 from .speed import measure_throughput
@@ -18,12 +24,17 @@ from .speed import measure_throughput
 # The size ladder `calibrate` measures (width, layers, heads): the shapes of the size sweeps in
 # benchmarks/results/sizes-* (2 layers, 2 heads), and one wider step for fast machines.
 LADDER = [(64, 2, 2), (96, 2, 2), (128, 2, 2), (160, 2, 2), (192, 2, 2)]
-# The rule (`measured.TOKENS_PER_PARAM`), fitted by benchmarks/fit_calibration.py from those
-# sweeps. At 60 s width 96 was best too, with width 64 (the smallest on the ladder, which the
-# rule picks there) 0.2% behind: the best size hardly moves, because most parameters are the
-# embedding tables. The rule counts parameters as the sweeps that fitted it had them: without
-# the value-embedding tables (lookups added after the fit, 0.78M at width 96), so turning them
-# on does not by itself push the pick to a smaller model.
+# The rule (`measured.TOKENS_PER_PARAM` and its exponent), fitted by benchmarks/fit_calibration.py
+# from those sweeps. The best size hardly moves with the budget, because most parameters are
+# the embedding tables, so the best tokens per parameter grows with it. The rule counts
+# parameters as the sweeps that fitted it had them: without the value-embedding tables
+# (lookups added after the first fit, 0.78M at width 96), so turning them on does not by itself
+# push the pick to a smaller model.
+
+
+def rule_tokens_per_param(budget_s: float) -> float:
+    """The estimated tokens per parameter of the best size for a budget (the fitted power law)."""
+    return TOKENS_PER_PARAM * (budget_s / TOKENS_PER_PARAM_AT_S) ** TOKENS_PER_PARAM_EXPONENT
 
 
 def calibrate(budget_s: float = 300.0, base: dict | None = None, batch_size: int | None = None,
@@ -61,9 +72,10 @@ def calibrate(budget_s: float = 300.0, base: dict | None = None, batch_size: int
         rows.append({"width": width, "layers": layers, "heads": heads, "params": speed["params"],
                      "rule_params": rule_params, "eager_tokens_per_s": speed["tokens_per_s"],
                      "expected_tokens": tokens, "tokens_per_param": tokens / rule_params})
-    best = min(rows, key=lambda r: abs(math.log(r["tokens_per_param"] / TOKENS_PER_PARAM)))
+    rule = rule_tokens_per_param(budget_s)
+    best = min(rows, key=lambda r: abs(math.log(r["tokens_per_param"] / rule)))
     return {"budget_s": budget_s, "device": dev, "batch_size": batch_size,
             "lr": machine.lr_for_batch(batch_size),
-            "compiled": compiled, "rule_tokens_per_param": TOKENS_PER_PARAM,
+            "compiled": compiled, "rule_tokens_per_param": rule,
             "choice": {k: best[k] for k in ("width", "layers", "heads")},
             "params": best["params"], "ladder": rows, "machine": pick}
