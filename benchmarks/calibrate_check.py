@@ -13,11 +13,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import sys
 
 from tinylm.calibrate import calibrate
-from tinylm.results import load_study, results_dir
+from tinylm.results import Study, load_study, results_dir
 
 CRITERION = 0.03  # the pick may be at most 3% worse than the sweep's best
 
@@ -26,14 +25,12 @@ def shape(settings: dict) -> tuple:
     return settings["width"], settings["layers"], settings["heads"]
 
 
-def medians_by_shape(runs: list[dict]) -> dict[tuple, dict]:
-    """The sweep's own rows (a baseline beside them, gpt2, may share a shape), each shape's
-    repeats by their median val_bpb, as the study's table reports them."""
-    scores: dict[tuple, list[float]] = {}
-    for r in runs:
-        if not r["recipe"].startswith("gpt2"):
-            scores.setdefault(shape(r["settings"]), []).append(r["metrics"]["val_bpb"])
-    return {k: {"val_bpb": statistics.median(v), "n": len(v)} for k, v in scores.items()}
+def scores_by_shape(study: Study) -> dict[tuple, dict]:
+    """The sweep's rows of the study's summary by shape: each recipe's median over its repeats,
+    as the study's table reports them (a baseline beside them, gpt2, may share a shape)."""
+    settings = {r["recipe"]: r["settings"] for r in study.runs}
+    return {shape(settings[row["recipe"]]): row for row in study.rows
+            if not row["recipe"].startswith("gpt2")}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -48,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     if study is None or not study.runs:
         print(f"error: no stored runs for study {args.study!r} in {results_dir()}", file=sys.stderr)
         return 2
-    runs = medians_by_shape(study.runs)
+    runs = scores_by_shape(study)
     best_shape, best = min(runs.items(), key=lambda kv: kv[1]["val_bpb"])
     result = calibrate(study.budget_s, threads=args.threads, device="cpu")
     picked = result["choice"]

@@ -149,7 +149,8 @@ def test_cuda_check_refuses_without_a_gpu_and_runs_its_steps_on_a_cpu(tmp_path, 
 
 
 def test_calibrate_check_scores_each_shape_by_the_median_of_its_repeats():
-    from benchmarks.calibrate_check import medians_by_shape
+    from benchmarks.calibrate_check import scores_by_shape
+    from tinylm.results import Study
 
     def run(recipe, width, bpb):
         return {"recipe": recipe, "settings": {"width": width, "layers": 2, "heads": 2},
@@ -159,7 +160,11 @@ def test_calibrate_check_scores_each_shape_by_the_median_of_its_repeats():
     runs = [run("default:width=64", 64, 1.0723), run("default", 96, 1.0516),
             run("default:width=64", 64, 1.0551), run("default", 96, 1.0554),
             run("gpt2", 96, 0.5), run("default:width=64", 64, 1.0600)]
-    medians = medians_by_shape(runs)
+    summary = {"rows": [{"recipe": "default:width=64", "val_bpb": 1.0600, "n": 3},
+                        {"recipe": "default", "val_bpb": (1.0516 + 1.0554) / 2, "n": 2},
+                        {"recipe": "gpt2", "val_bpb": 0.5, "n": 1}]}
+    medians = {k: {"val_bpb": v["val_bpb"], "n": v["n"]}
+               for k, v in scores_by_shape(Study("sweep", summary, runs)).items()}
     assert medians == {(64, 2, 2): {"val_bpb": 1.0600, "n": 3},
                        (96, 2, 2): {"val_bpb": (1.0516 + 1.0554) / 2, "n": 2}}
     assert min(medians, key=lambda k: medians[k]["val_bpb"]) == (96, 2, 2)

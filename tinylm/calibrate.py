@@ -37,6 +37,12 @@ def rule_tokens_per_param(budget_s: float) -> float:
     return TOKENS_PER_PARAM * (budget_s / TOKENS_PER_PARAM_AT_S) ** TOKENS_PER_PARAM_EXPONENT
 
 
+def closest_to_rule(rows: list[dict], budget_s: float, tokens_per_param) -> dict:
+    """The row whose `tokens_per_param(row)` is nearest the rule's for the budget (by ratio)."""
+    rule = rule_tokens_per_param(budget_s)
+    return min(rows, key=lambda r: abs(math.log(tokens_per_param(r) / rule)))
+
+
 def calibrate(budget_s: float = 300.0, base: dict | None = None, batch_size: int | None = None,
               seconds_per_size: float = 2.0, vocab_size: int = 4096, compile: bool | None = None,
               progress: bool = True, device: str = "auto", threads: int | None = None) -> dict:
@@ -72,10 +78,9 @@ def calibrate(budget_s: float = 300.0, base: dict | None = None, batch_size: int
         rows.append({"width": width, "layers": layers, "heads": heads, "params": speed["params"],
                      "rule_params": rule_params, "eager_tokens_per_s": speed["tokens_per_s"],
                      "expected_tokens": tokens, "tokens_per_param": tokens / rule_params})
-    rule = rule_tokens_per_param(budget_s)
-    best = min(rows, key=lambda r: abs(math.log(r["tokens_per_param"] / rule)))
+    best = closest_to_rule(rows, budget_s, lambda r: r["tokens_per_param"])
     return {"budget_s": budget_s, "device": dev, "batch_size": batch_size,
             "lr": machine.lr_for_batch(batch_size),
-            "compiled": compiled, "rule_tokens_per_param": rule,
+            "compiled": compiled, "rule_tokens_per_param": rule_tokens_per_param(budget_s),
             "choice": {k: best[k] for k in ("width", "layers", "heads")},
             "params": best["params"], "ladder": rows, "machine": pick}

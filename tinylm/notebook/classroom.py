@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import html
-import math
 import tempfile
 import textwrap
 from dataclasses import fields
@@ -185,7 +184,7 @@ def study_csvs(studies: list[Study], folder: str | Path | None = None) -> list[P
     `folder` (default: a new temporary folder), through the panel's own row and export code.
     The stored runs never ran calibrate: the pick is calibrate's rule applied to the sweep's
     measured tokens (the size whose tokens per parameter is closest to the rule's)."""
-    from ..calibrate import rule_tokens_per_param
+    from ..calibrate import closest_to_rule
     from ..models import ModelConfig
     from ..recipes import defaults
     from .panels.results import result_row
@@ -204,8 +203,7 @@ def study_csvs(studies: list[Study], folder: str | Path | None = None) -> list[P
                          "tokens_per_s": round(m["tokens_per_s"], 1)})
         if not rows:
             continue
-        rule = rule_tokens_per_param(study.budget_s)
-        pick = min(rows, key=lambda r: abs(math.log(r["tokens"] / r["params"] / rule)))
+        pick = closest_to_rule(rows, study.budget_s, lambda r: r["tokens"] / r["params"])
         calibration = {"choice": {k: pick[k] for k in ("width", "layers", "heads")},
                        "params": pick["params"], "budget_s": pick["budget_s"]}
         path = folder / f"{study.name}.csv"
