@@ -16,13 +16,16 @@ import json
 import sys
 
 from tinylm.calibrate import calibrate
+from tinylm.models import ModelConfig
 from tinylm.results import Study, load_study, results_dir
 
 CRITERION = 0.03  # the pick may be at most 3% worse than the sweep's best
 
 
 def shape(settings: dict) -> tuple:
-    return settings["width"], settings["layers"], settings["heads"]
+    """(width, layers, heads) a run trained, with width "auto" decided for its budget."""
+    model = ModelConfig(family=settings.get("family", "gpt"), width=settings["width"])
+    return model.for_budget(settings.get("budget_s")).width, settings["layers"], settings["heads"]
 
 
 def scores_by_shape(study: Study) -> dict[tuple, dict]:

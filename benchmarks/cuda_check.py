@@ -30,12 +30,12 @@ from pathlib import Path
 
 import torch
 
-from tinylm.calibrate import calibrate
+from tinylm.calibrate import calibrate, train_settings
 from tinylm.cli import main as tinylm_main
 from tinylm.hardware import cuda_has_native_bf16
 
 KEPT_METRICS = ("status", "val_bpb", "val_loss", "val_ppl", "tokens_per_s", "tokens_seen",
-                "steps", "params", "head", "value_embeds", "device", "dtype", "compiled",
+                "steps", "params", "width", "head", "value_embeds", "device", "dtype", "compiled",
                 "first_step_seconds", "train_seconds", "torch_version")
 
 
@@ -55,11 +55,10 @@ def gpu_facts() -> dict:
 
 def train_pick(budget_s: float, pick: dict, extra: list[str], out_dir: Path) -> dict:
     """Train calibrate's pick through the CLI, as a student's `train --size auto` would."""
-    shape = pick["choice"]
-    argv = ["train", "--budget", str(budget_s), "--quiet", "--out", str(out_dir),
-            "--device", pick["device"], "--batch-size", str(pick["batch_size"]),
-            "--lr", str(pick["lr"]), "--width", str(shape["width"]),
-            "--layers", str(shape["layers"]), "--heads", str(shape["heads"]), *extra]
+    argv = ["train", "--budget", str(budget_s), "--quiet", "--out", str(out_dir)]
+    for key, value in train_settings(pick).items():  # what `--size auto` trains from the pick
+        argv += ["--" + key.replace("_", "-"), str(value)]
+    argv += extra
     started = time.perf_counter()
     code = tinylm_main(argv)
     wall = time.perf_counter() - started

@@ -48,7 +48,7 @@ def main(argv=None) -> int:
     p.add_argument("--threads", type=int, default=None)
     args = p.parse_args(argv)
     threads = set_threads(args.threads)
-    cfg = ModelConfig()
+    cfg = ModelConfig().for_budget(None)  # the default at one minute: width 96
     n = TrainConfig.batch_size * cfg.context
     torch.manual_seed(0)
     h0, y = torch.randn(n, cfg.width), torch.randint(0, cfg.vocab_size, (n,))

@@ -36,7 +36,7 @@ IMPLEMENTATIONS = (("fp32 eager", "float32", False), ("bf16 eager", "bfloat16", 
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--width", type=int, default=ModelConfig.width)
+    p.add_argument("--width", type=int, default=ModelConfig().for_budget(None).width)
     p.add_argument("--layers", type=int, default=ModelConfig.layers)
     p.add_argument("--heads", type=int, default=ModelConfig.heads)
     p.add_argument("--context", type=int, default=ModelConfig.context)

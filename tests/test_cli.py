@@ -27,6 +27,7 @@ def test_train_prints_summary_and_a_story(trained_dir):
     out, r = trained_dir
     summary = r.stdout.splitlines()[0]
     assert summary.startswith("completed: val_bpb ") and "tok/s" in summary
+    assert "M params (width 32)" in summary  # the width it trained, which "auto" may choose
     assert "Once upon a time" in r.stdout
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["budget_s"] == 4 and metrics["tokens_seen"] > 0
@@ -58,6 +59,8 @@ def test_sample_is_seeded(trained_dir):
     (["train", "--lr", "0"], "lr must be > 0"),
     (["train", "--mlp", "tanh"], "argument --mlp: invalid choice: 'tanh'"),
     (["train", "--widht", "64"], "unrecognized arguments: --widht 64"),
+    (["train", "--width", "wide"], "argument --width: invalid integer or auto value: 'wide'"),
+    (["train", "--heads", "3"], "width 128 (width auto from 200 s) is not divisible by heads 3"),
     (["train", "--vocab", "70000"], "vocab_size must be an integer from 256 to 65535"),
     (["train", "--batch-size", "0"], "batch_size must be a positive integer"),
     (["eval", "/no/such/run"], "no checkpoint folder at /no/such/run"),
@@ -96,3 +99,17 @@ def test_every_flag_says_what_it_does_and_lists_its_choices():
     actions = {a.dest: a for a in train._actions}
     assert actions["mlp"].choices == ("gelu", "swiglu", "relu2")
     assert "MLP" in actions["mlp"].help and "default gelu" in actions["mlp"].help
+
+
+def test_width_takes_a_number_or_auto():
+    from tinylm.cli import build_parser
+    from tinylm.measured import WIDE_FROM_S
+
+    parser = build_parser()
+    assert parser.parse_args(["train", "--width", "128"]).width == 128
+    assert parser.parse_args(["train", "--width", "auto"]).width == "auto"
+    assert parser.parse_args(["train"]).width is None  # unset: ModelConfig's auto applies
+    train = parser._subparsers._group_actions[0].choices["train"]
+    width = next(a for a in train._actions if a.dest == "width")
+    assert width.metavar == "INT|auto"
+    assert f"128 for budgets of {WIDE_FROM_S:g} s or more" in width.help

@@ -62,6 +62,16 @@ def test_the_trainer_decides_value_tables_by_its_budget(small_data, fast_cfg):
     assert short.metrics["value_embeds"] is False and short.model.value_embs is None
 
 
+def test_the_trainer_decides_the_width_by_its_budget(small_data, fast_cfg):
+    from tinylm.measured import NARROW_WIDTH, WIDE_FROM_S, WIDE_WIDTH
+
+    cfg = ModelConfig(vocab_size=small_data.vocab_size, context=64, layers=1)  # width "auto"
+    long = tinylm.train(small_data, cfg, fast_cfg(budget_s=WIDE_FROM_S, steps=1), progress=False)
+    assert long.metrics["width"] == WIDE_WIDTH == long.model.tok_emb.embedding_dim
+    short = tinylm.train(small_data, cfg, fast_cfg(budget_s=5, steps=1), progress=False)
+    assert short.metrics["width"] == NARROW_WIDTH == short.model.tok_emb.embedding_dim
+
+
 def test_stored_runs_keep_their_labels_across_the_budget_rule():
     from tinylm.recipes import RECIPES, defaults, label
 
@@ -75,6 +85,20 @@ def test_stored_runs_keep_their_labels_across_the_budget_rule():
     assert label("gpt2", stored(300.0, False, "gpt2")) == "gpt2"  # the baseline never has them
     assert label("default", stored(300.0, "auto")) == "default"  # stored as asked, not as decided
     assert label("default", stored(60.0, "auto")) == "default"
+
+
+def test_stored_runs_keep_their_labels_across_the_width_rule():
+    from tinylm.recipes import RECIPES, defaults, label
+
+    def stored(budget_s, width):
+        return {**defaults(), "budget_s": budget_s, "width": width, "value_embeds": "auto"}
+
+    assert label("default", stored(300.0, 128)) == "default"  # what width auto gives at 300 s
+    assert label("default", stored(300.0, 96)) == "default:width=96"  # the old default there
+    assert label("default", stored(60.0, 96)) == "default"
+    assert label("default", stored(60.0, 128)) == "default:width=128"
+    assert label("default", stored(300.0, "auto")) == "default"
+    assert label("gpt2", {**stored(300.0, 128), **RECIPES["gpt2"]}) == "gpt2"  # its own width
 
 
 def test_extras_start_as_a_no_op():

@@ -96,3 +96,31 @@ def test_behaviour_lives_on_the_model_classes():
         with torch.no_grad():
             nats = float(model.nll(y, y))
         assert 0 < nats < 2 * 16 * 2 * math.log(300)
+
+
+def test_width_auto_widens_the_transformer_from_the_measured_budget():
+    from tinylm.measured import NARROW_WIDTH, WIDE_FROM_S, WIDE_WIDTH
+
+    auto = ModelConfig()
+    assert auto.width == "auto"
+    assert auto.for_budget(60).width == NARROW_WIDTH == 96  # best in one minute
+    assert auto.for_budget(WIDE_FROM_S - 1).width == NARROW_WIDTH
+    assert auto.for_budget(WIDE_FROM_S).width == WIDE_WIDTH == 128
+    assert auto.for_budget(300).width == WIDE_WIDTH  # best in five
+    assert auto.for_budget(None).width == NARROW_WIDTH  # a model built without a budget
+    assert ModelConfig(family="lstm").for_budget(300).width == NARROW_WIDTH  # measured on gpt
+    assert ModelConfig(width=64).for_budget(300).width == 64  # an explicit width is kept
+    built = GPT(ModelConfig(vocab_size=300, context=8, layers=1))
+    assert built.cfg.width == NARROW_WIDTH and built.tok_emb.weight.shape == (300, NARROW_WIDTH)
+
+
+@pytest.mark.parametrize("changes,message", [
+    (dict(heads=3), r"width 128 \(width auto from 200 s\) is not divisible.*or set width"),
+    (dict(heads=32), r"even head size, got 3 \(width 96 \(width auto below 200 s\) / heads 32"),
+    (dict(width="wide"), "width must be a positive integer or 'auto', got 'wide'"),
+    (dict(width=True), "width must be a positive integer or 'auto'"),
+])
+def test_width_auto_is_validated_for_every_width_it_can_become(changes, message):
+    with pytest.raises(ValueError, match=message):
+        ModelConfig(**changes).validate()
+    ModelConfig(heads=4).validate()  # 96 / 4 and 128 / 4: both fine

@@ -84,3 +84,9 @@ def calibrate(budget_s: float = 300.0, base: dict | None = None, batch_size: int
             "compiled": compiled, "rule_tokens_per_param": rule_tokens_per_param(budget_s),
             "choice": {k: best[k] for k in ("width", "layers", "heads")},
             "params": best["params"], "ladder": rows, "machine": pick}
+
+
+def train_settings(result: dict) -> dict:
+    """The settings `train --size auto` trains from a `calibrate` result: its shape, device,
+    batch and learning rate (one mapping, for the CLI and the GPU check)."""
+    return {**result["choice"], **{k: result[k] for k in ("device", "batch_size", "lr")}}

@@ -36,8 +36,9 @@ def add_dataclass_flags(parser: argparse.ArgumentParser, cls, skip=()) -> None:
             continue
         flag = "--" + RENAMES.get(f.name, f.name.replace("_", "-"))
         kind = hints[f.name]
-        if isinstance(kind, types.UnionType):  # int | None
+        if isinstance(kind, types.UnionType):  # int | None; int | str: a number or "auto"
             kind = next(a for a in typing.get_args(kind) if a is not type(None))
+        auto = f.default == "auto" and kind is not str  # ModelConfig.width
         text = f"{f.metadata.get('help', '')} (default {f.default})".strip()
         if kind is bool:
             group.add_argument(flag, dest=f.name, action=argparse.BooleanOptionalAction,
@@ -46,11 +47,18 @@ def add_dataclass_flags(parser: argparse.ArgumentParser, cls, skip=()) -> None:
             group.add_argument(flag, dest=f.name, choices=f.metadata["choices"], default=None,
                                help=text)
         else:
-            group.add_argument(flag, dest=f.name, type=_number(kind), default=None,
-                               metavar=kind.__name__.upper(), help=text)
+            group.add_argument(flag, dest=f.name, type=_number(kind, auto), default=None,
+                               metavar=kind.__name__.upper() + ("|auto" if auto else ""),
+                               help=text)
 
 
-def _number(kind):
+def _number(kind, auto: bool = False):
+    if auto:  # a number or the word "auto" (the value follows the budget)
+        plain = _number(kind)
+        def number_or_auto(s: str):
+            return "auto" if s == "auto" else plain(s)
+        number_or_auto.__name__ = plain.__name__ + " or auto"
+        return number_or_auto
     if kind is int:
         def parse_int(s: str) -> int:
             return int(float(s)) if float(s).is_integer() else int(s)  # allows 5e7
@@ -172,13 +180,13 @@ def cmd_train(args) -> int:
     if args.size == "auto":
         if any(getattr(args, k) is not None for k in ("width", "layers", "heads")):
             raise ValueError("--size auto picks width, layers and heads; drop those flags")
-        from .calibrate import calibrate
+        from .calibrate import calibrate, train_settings
 
         sized = calibrate(train_cfg.budget_s, base, args.batch_size, progress=not args.quiet,
                           device=train_cfg.device)
         base.update(sized["choice"])
-        picked = {"device": sized["device"], "batch_size": sized["batch_size"], "lr": sized["lr"]}
-        picked = {k: v for k, v in picked.items() if getattr(args, k) is None}  # flags win
+        picked = {k: v for k, v in train_settings(sized).items()
+                  if k not in sized["choice"] and getattr(args, k) is None}  # flags win
         train_cfg = pick(TrainConfig, args, {**base, **picked})
         print(f"size auto: {sized['choice']} ({sized['params'] / 1e6:.2f}M params), "
               f"{', '.join(f'{k} {v}' for k, v in picked.items())} for "
@@ -211,10 +219,11 @@ def cmd_train(args) -> int:
 
 def summary_line(m: dict, out: Path | None = None) -> str:
     where = f" | saved to {out}" if out else ""
+    shape = f" (width {m['width']})" if "width" in m else ""  # width="auto" follows the budget
     return (f"{m['status']}: val_bpb {m['val_bpb']:.4f} | val_ppl {m['val_ppl']:.2f} | "
             f"val_loss {m['val_loss']:.4f} | {m['tokens_seen']:,} tokens at "
             f"{m['tokens_per_s']:,.0f} tok/s in {m['train_seconds']:.1f} s | "
-            f"{m['params'] / 1e6:.2f}M params{where}")
+            f"{m['params'] / 1e6:.2f}M params{shape}{where}")
 
 
 def cmd_eval(args) -> int:

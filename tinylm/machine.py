@@ -63,7 +63,7 @@ def cache_path(cache_dir: str | Path | None = None) -> Path:
 
 def measure_point(device: str, batch_size: int, seconds: float = PROBE_SECONDS) -> dict:
     """Tokens per second of full training steps of the default model, as the trainer runs it."""
-    r = measure_throughput(ModelConfig(), batch_size, device, seconds=seconds)
+    r = measure_throughput(ModelConfig().for_budget(None), batch_size, device, seconds=seconds)
     return {"tokens_per_s": r["tokens_per_s"], "step_seconds": r["step_seconds"],
             "dtype": r["dtype"].removeprefix("torch.")}
 
@@ -90,7 +90,7 @@ def probe(progress: bool = True, refresh: bool = False, cache_dir: str | Path | 
         best = 0.0
         for batch in BATCH_LADDER:
             try:
-                check_fits(ModelConfig(), batch, torch.device(device))
+                check_fits(ModelConfig().for_budget(None), batch, torch.device(device))
                 row = {"device": device, "batch_size": batch, **measure(device, batch)}
             except Exception as e:  # out of memory, an op the backend lacks: the ladder ends
                 rows.append({"device": device, "batch_size": batch,

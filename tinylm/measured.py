@@ -45,3 +45,12 @@ LR_BATCH_EXPONENT_MEASURED = True
 # of 2 each: +1.8% val_bpb at 60 s (recipe3-60s), a tie at 150 s (+0.08%, value-embeds-150s),
 # -0.8% at 300 s (recipe3-300s); the crossover lies near 150 s, so they go on a little after it
 VALUE_EMBEDS_FROM_S = 200
+
+# The default width (`ModelConfig.width="auto"`): 96, or 128 for budgets from this one on.
+# Measured with the default (medians of 2 unless noted): 96 is best at 60 s (128 +2.6%,
+# sizes3-60s); they tie at 200 s (-0.6%, the runs overlap, width2-200s; +0.1% in width-200s,
+# before beta2 0.99); 128 wins at 300 s on 2 threads (-0.9% sizes2-300s, -2.1% recipe5-300s,
+# -1.3% recipe6-300s with one run each) and on 1 (-0.9%, threads1-sizes2-300s). So the wider
+# model from the tie on.
+WIDE_FROM_S = 200
+NARROW_WIDTH, WIDE_WIDTH = 96, 128

@@ -54,6 +54,7 @@ def run_metrics(loop, final: dict, data: TokenData, threads: int, status: str,
         "params": model.num_params(), "params_non_embedding": model.num_params(True),
         "head": model.cfg.head,  # what head="auto" became on this device
         "value_embeds": model.cfg.value_embeds,  # and value_embeds="auto" for this budget
+        "width": model.cfg.width,  # and width="auto"
         "train_seconds": train_seconds, "budget_s": cfg.budget_s,
         "first_step_seconds": loop.first_step_s, "max_step_seconds": loop.max_step_s,
         "max_eval_seconds": loop.max_eval_s, "compiled": loop.compiled,

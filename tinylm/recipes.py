@@ -99,9 +99,9 @@ def overrides(stored: dict, name: str = "default") -> dict:
     stored = {**IMPLICIT, **IMPLICIT_TRAIN, **stored}
     if isinstance(stored.get("budget_s"), (int, float)):  # "auto": what it gives that budget
         for side in (base, stored):
-            side["value_embeds"] = ModelConfig(
-                family=side.get("family", "gpt"), value_embeds=side["value_embeds"],
-            ).for_budget(stored["budget_s"]).value_embeds
+            decided = ModelConfig(family=side.get("family", "gpt"), width=side["width"],
+                                  value_embeds=side["value_embeds"]).for_budget(stored["budget_s"])
+            side["width"], side["value_embeds"] = decided.width, decided.value_embeds
     return {k: v for k, v in stored.items()
             if k in base and k not in RUN_ARGUMENTS and base[k] != v}
 

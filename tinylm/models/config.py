@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass, replace
 import torch
 
 from ..hardware import cpu_has_fast_bf16
-from ..measured import VALUE_EMBEDS_FROM_S
+from ..measured import NARROW_WIDTH, VALUE_EMBEDS_FROM_S, WIDE_FROM_S, WIDE_WIDTH
 from ..options import check_choices, option, positive_int
 
 FAMILIES = ("gpt", "lstm", "mdlm")  # transformer, recurrent, masked diffusion
@@ -31,9 +31,12 @@ class ModelConfig:
                          FAMILIES)
     vocab_size: int = option(4096, "tokenizer vocabulary including the end-of-text token")
     context: int = option(256, "tokens the model sees at once (training window length)")
-    # 2 layers x 96 with 2 heads: the best shape at 60 s and 300 s on the 2-core machine
-    # (benchmarks/results/sizes-*, depth-*); 5 narrow layers lost to 2 wide ones
-    width: int = option(96, "embedding / hidden width")
+    # 2 layers with 2 heads: the best depth at 60 s and 300 s on the 2-core machine
+    # (benchmarks/results/depth-*; 5 narrow layers lost to 2 wide ones); the best width grows
+    # with the budget (96 at 60 s, 128 at 300 s), so auto (`for_budget`) picks it
+    width: int | str = option("auto", "embedding / hidden width; auto: "
+                                      f"{NARROW_WIDTH}, or {WIDE_WIDTH} for budgets of "
+                                      f"{WIDE_FROM_S:g} s or more")
     layers: int = option(2, "transformer blocks (or stacked LSTM layers)")
     heads: int = option(2, "attention heads; must divide width")
     mlp: str = option("gelu", "MLP nonlinearity", MLP_KINDS)
@@ -77,9 +80,12 @@ class ModelConfig:
 
     def validate(self) -> None:
         """Raise ValueError naming the field and the fix; cheap, so call before any real work."""
-        for name in ("vocab_size", "context", "width", "layers", "heads", "head_shortlist",
+        for name in ("vocab_size", "context", "layers", "heads", "head_shortlist",
                      "head_tail_width"):
             positive_int(name, getattr(self, name))
+        w = self.width
+        if w != "auto" and (isinstance(w, bool) or not isinstance(w, int) or w < 1):
+            raise ValueError(f"width must be a positive integer or 'auto', got {w!r}")
         b = self.bigram_buckets
         if b != 0 and (isinstance(b, bool) or not isinstance(b, int) or b < 2):
             raise ValueError(f"bigram_buckets must be 0 (off) or an integer >= 2, got {b!r}")
@@ -95,12 +101,17 @@ class ModelConfig:
             self._validate_attention()
 
     def _validate_attention(self) -> None:
-        if self.width % self.heads:
-            raise ValueError(f"width {self.width} is not divisible by heads {self.heads}; "
-                             f"pick heads that divide it (e.g. {_divisors(self.width)})")
-        if self.positions == "rotary" and (self.width // self.heads) % 2:
-            raise ValueError(f"rotary positions need an even head size, got "
-                             f"{self.width // self.heads} (width {self.width} / heads {self.heads})")
+        auto = self.width == "auto"  # then whichever width the budget gives must split
+        for width in (NARROW_WIDTH, WIDE_WIDTH) if auto else (self.width,):
+            what = f"width {width}" + (f" (width auto {'from' if width == WIDE_WIDTH else 'below'}"
+                                       f" {WIDE_FROM_S:g} s)" if auto else "")
+            if width % self.heads:
+                raise ValueError(f"{what} is not divisible by heads {self.heads}; pick heads "
+                                 f"that divide it (e.g. {_divisors(width)})"
+                                 + (" or set width" if auto else ""))
+            if self.positions == "rotary" and (width // self.heads) % 2:
+                raise ValueError(f"rotary positions need an even head size, got "
+                                 f"{width // self.heads} ({what} / heads {self.heads})")
         if not (isinstance(self.mlp_ratio, (int, float)) and 0 < self.mlp_ratio <= 64):
             raise ValueError(f"mlp_ratio must be in (0, 64], got {self.mlp_ratio!r}")
         if not (isinstance(self.logit_softcap, (int, float)) and self.logit_softcap >= 0):
@@ -120,14 +131,20 @@ class ModelConfig:
         return replace(self, head="adaptive" if adaptive else "full")
 
     def for_budget(self, budget_s: float | None) -> ModelConfig:
-        """This config with `value_embeds="auto"` decided for a budget of `budget_s` seconds
-        (None, a model built without one: off). The zero-initialised tables need tokens to
-        learn and slow the step by 5-9%: they lose in one minute and win in five. Only the
-        transformer has them (the other families would ignore them)."""
-        if self.value_embeds != "auto":
-            return self
-        on = self.family == "gpt" and budget_s is not None and budget_s >= VALUE_EMBEDS_FROM_S
-        return replace(self, value_embeds=on)
+        """This config with `value_embeds` and `width` "auto" decided for a budget of
+        `budget_s` seconds (None, a model built without one: the one-minute choices). The
+        zero-initialised value tables need tokens to learn and slow the step by 5-9%: they lose
+        in one minute and win in five; so does the wider model, whose extra parameters need
+        more tokens than a minute gives. Both were measured on the transformer only: the other
+        families keep the narrow width and have no value tables."""
+        long = self.family == "gpt" and budget_s is not None
+        out = self
+        if out.value_embeds == "auto":
+            out = replace(out, value_embeds=long and budget_s >= VALUE_EMBEDS_FROM_S)
+        if out.width == "auto":
+            out = replace(out, width=WIDE_WIDTH if long and budget_s >= WIDE_FROM_S
+                          else NARROW_WIDTH)
+        return out
 
     @property
     def shortlist(self) -> int:

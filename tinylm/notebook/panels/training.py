@@ -51,7 +51,7 @@ class TrainingPanel(W.VBox):
     `.train_button`, ...), so tests and notebooks can drive the panel."""
 
     # Starting values are tinylm's current recipe, so the panel follows improvements to it.
-    def __init__(self, *, width: int = ModelConfig.width, layers: int = ModelConfig.layers,
+    def __init__(self, *, width: int | None = None, layers: int = ModelConfig.layers,
                  heads: int = ModelConfig.heads, context: int = ModelConfig.context,
                  vocab: int = DataConfig.vocab_size, lr: float = TrainConfig.lr,
                  batch_size: int = TrainConfig.batch_size, corpus: str = DataConfig.corpus,
@@ -61,6 +61,8 @@ class TrainingPanel(W.VBox):
         self.prompt, self.sample_tokens = prompt, sample_tokens
         self.speeds = speed.SPEEDS
         budget = max(1, round(quick.budget(30) if budget is None else budget))
+        if width is None:  # width="auto": what the recipe gives this budget
+            width = ModelConfig().for_budget(budget).width
         widgets = {**sliders(width, layers, heads, context, vocab, corpus, lr, batch_size, budget),
                    **outputs()}
         for name, widget in widgets.items():  # self.width, self.train_button, ...
