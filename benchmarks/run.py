@@ -98,8 +98,22 @@ def main(argv=None) -> int:
     p.add_argument("--peak", action="store_true", help="also measure bf16/fp32 matmul peak")
     args = p.parse_args(argv)
     folder = Path(args.out) / args.study
-    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        run_study(args, folder)
+    except ValueError as e:  # a bad spec, data that cannot be found: one line, runs so far kept
+        p.exit(2, f"benchmarks.run: {e}\n")
+    return 0
+
+
+def run_study(args, folder: Path) -> None:
     specs = [(spec, *parse_spec(spec)) for spec in args.recipes]
+    for _label, _name, overrides in specs:  # every spec checked before the first hour is spent
+        data_cfg, model_kwargs, train_cfg = configs(overrides, corpus=args.corpus,
+                                                    budget_s=args.budget, seed=args.seed)
+        data_cfg.validate(), train_cfg.validate()
+        tinylm.ModelConfig(vocab_size=data_cfg.vocab_size, **model_kwargs).for_budget(
+            args.budget).validate()
+    folder.mkdir(parents=True, exist_ok=True)
     done = {(r["recipe"], r["repeat"]) for r in read_runs(folder)}
     with bench_lock():
         if args.peak:
@@ -115,7 +129,6 @@ def main(argv=None) -> int:
                 print(f"[{args.study}] {label} #{repeat}: val_bpb {m['val_bpb']:.4f}, "
                       f"{m['tokens_per_s']:,.0f} tok/s, {m['tokens_seen']:,} tokens", flush=True)
     summarize(folder, [s[0] for s in specs])
-    return 0
 
 
 def run_one(label: str, overrides: dict, args, repeat: int) -> dict:

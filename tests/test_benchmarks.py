@@ -58,6 +58,17 @@ def test_a_finished_study_is_not_rerun(study, capsys):
     assert (folder / "runs.jsonl").read_text() == before
 
 
+@pytest.mark.parametrize("spec, named", [("nope", "unknown recipe 'nope'"),
+                                          ("default:nonsense=1", "unknown setting(s) nonsense"),
+                                          ("default:width=abc", "width must be")])
+def test_a_bad_spec_is_one_line_before_any_run(spec, named, tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        run.main(["--study", "bad", "--budget", "2", "--out", str(tmp_path), f"gpt2:{TINY}", spec])
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2 and named in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "bad").exists()  # nothing ran, nothing written
+
+
 def test_scripts_run_as_modules_from_the_repository_root():
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "TINYLM_RESULTS_DIR")}
     proc = subprocess.run([sys.executable, "-m", "benchmarks.report"], cwd=ROOT, env=env,

@@ -9,6 +9,7 @@ from fast import FAST_TRAIN
 import tinylm
 from tinylm.checkpoint import load
 from tinylm.runs import RunLock
+from tinylm.schedule import momentum_at
 from tinylm.train import TrainConfig, lr_at, train
 
 REQUIRED_METRICS = {"val_loss", "val_bpb", "val_ppl", "tokens_seen", "tokens_per_s", "params",
@@ -133,6 +134,7 @@ def test_two_runs_cannot_share_a_folder(small_data, tiny_model_cfg, tmp_path):
 @pytest.mark.parametrize("field,value", [
     ("budget_s", 0), ("budget_s", -5), ("budget_s", float("nan")), ("batch_size", 0),
     ("lr", 0.0), ("lr", -1e-3), ("decay", "step"), ("optimizer", "sgd"), ("compile", "yes"),
+    ("muon_momentum_warmup_frac", 1.5), ("muon_momentum_warmup_frac", -0.1),
 ])
 def test_bad_train_config_is_refused_before_work(small_data, tiny_model_cfg, field, value):
     with pytest.raises(ValueError, match=field.split("_")[0]):
@@ -152,6 +154,32 @@ def test_muon_trains(small_data, tiny_model_cfg):
     result = train(small_data, tiny_model_cfg, quick(budget_s=3.0, optimizer="muon"),
                    progress=False)
     assert result.metrics["val_loss"] < math.log(small_data.vocab_size) - 1.0
+
+
+def test_muon_momentum_warms_up_from_085_to_095():
+    cfg = TrainConfig(muon_momentum_warmup_frac=0.2)
+    assert momentum_at(cfg, 0.0) == pytest.approx(0.85)
+    assert momentum_at(cfg, 0.1) == pytest.approx(0.90)
+    assert momentum_at(cfg, 0.2) == momentum_at(cfg, 0.9) == 0.95
+    assert momentum_at(TrainConfig(), 0.0) == 0.95  # off by default: torch's constant 0.95
+
+
+@pytest.mark.parametrize("warmup_frac", [0.0, 1.0])
+def test_the_trainer_gives_muon_its_momentum_each_step(small_data, tiny_model_cfg, monkeypatch,
+                                                       warmup_frac):
+    from tinylm.optim import BatchedMuon
+
+    seen, step = [], BatchedMuon.step
+    monkeypatch.setattr(BatchedMuon, "step", lambda self, closure=None: (
+        seen.append(self.param_groups[0]["momentum"]), step(self, closure))[1])
+    train(small_data, tiny_model_cfg, quick(budget_s=30.0, steps=5, optimizer="muon",
+                                            muon_momentum_warmup_frac=warmup_frac),
+          progress=False)
+    assert len(seen) == 5
+    if warmup_frac:  # step i at fraction i / 5 of a warmup as long as the run
+        assert seen == pytest.approx([0.85 + 0.1 * i / 5 for i in range(5)])
+    else:
+        assert seen == [0.95] * 5
 
 
 def test_quick_mode_scales_budgets_data_and_final_evaluation(monkeypatch):

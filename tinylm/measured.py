@@ -50,7 +50,8 @@ VALUE_EMBEDS_FROM_S = 200
 # Measured with the default (medians of 2 unless noted): 96 is best at 60 s (128 +2.6%,
 # sizes3-60s); they tie at 200 s (-0.6%, the runs overlap, width2-200s; +0.1% in width-200s,
 # before beta2 0.99); 128 wins at 300 s on 2 threads (-0.9% sizes2-300s, -2.1% recipe5-300s,
-# -1.3% recipe6-300s with one run each) and on 1 (-0.9%, threads1-sizes2-300s). So the wider
-# model from the tie on.
+# -1.3% recipe6-300s with one run each, -1.6% recipe7-300s) and on 1 (-0.9%,
+# threads1-sizes2-300s); 160 loses at 300 s (+3.6%, width160-300s). So the wider model from
+# the tie on.
 WIDE_FROM_S = 200
 NARROW_WIDTH, WIDE_WIDTH = 96, 128

@@ -16,6 +16,7 @@ from .device import resolve_dtype
 from .models.layers import embedding_tables
 
 OPTIMIZERS = ("adamw", "muon")
+MUON_MOMENTUM, MUON_MOMENTUM_START = 0.95, 0.85  # torch's default; modded-nanogpt's start
 
 
 def make_optimizer(model: torch.nn.Module, cfg) -> torch.optim.Optimizer:
@@ -39,8 +40,8 @@ def make_optimizer(model: torch.nn.Module, cfg) -> torch.optim.Optimizer:
             {"params": matrices, "weight_decay": cfg.weight_decay, "lr_scale": 1.0},
             *adam_groups]), **adam)
     muon = BatchedMuon([{"params": matrices, "lr_scale": cfg.muon_lr_scale}],
-                       lr=cfg.lr * cfg.muon_lr_scale, weight_decay=cfg.weight_decay,
-                       adjust_lr_fn="match_rms_adamw")
+                       lr=cfg.lr * cfg.muon_lr_scale, momentum=MUON_MOMENTUM,
+                       weight_decay=cfg.weight_decay, adjust_lr_fn="match_rms_adamw")
     rest = torch.optim.AdamW(_nonempty(adam_groups), **adam)
     return Combined([muon, rest])
 

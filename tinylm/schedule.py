@@ -10,15 +10,15 @@ import math
 from dataclasses import dataclass
 
 from .device import DEVICES, DTYPES
-from .optim import OPTIMIZERS
+from .optim import MUON_MOMENTUM, MUON_MOMENTUM_START, OPTIMIZERS
 from .options import check_choices, option, positive_int
 
 DECAYS = ("cosine", "linear", "wsd")  # wsd: warmup, stable, then a linear warmdown
 COMPILE_MODES = ("auto", "on", "off")
 # settings added after studies were stored, at the value those studies ran with
-IMPLICIT_TRAIN = {"embed_lr_scale": 1.0, "head_lr_scale": 1.0}
+IMPLICIT_TRAIN = {"embed_lr_scale": 1.0, "head_lr_scale": 1.0, "muon_momentum_warmup_frac": 0.0}
 FRACTIONS = ("warmup_frac", "final_lr_frac", "warmdown_frac", "eval_every_frac",
-             "checkpoint_every_frac")
+             "checkpoint_every_frac", "muon_momentum_warmup_frac")
 
 
 @dataclass
@@ -37,6 +37,11 @@ class TrainConfig:
     optimizer: str = option("muon", "muon: Muon for hidden matrices, AdamW for the rest",
                             OPTIMIZERS)
     muon_lr_scale: float = option(5.0, "Muon's learning rate as a multiple of lr")
+    muon_momentum_warmup_frac: float = option(0.0, "Muon's momentum rises linearly from "
+                                                   f"{MUON_MOMENTUM_START} to {MUON_MOMENTUM} "
+                                                   "over this first fraction of the budget "
+                                                   "(modded-nanogpt's; 0 = always "
+                                                   f"{MUON_MOMENTUM})")
     embed_lr_scale: float = option(1.0, "input tables' (token, value, bigram) learning rate as a "
                                         "multiple of lr")
     head_lr_scale: float = option(1.0, "output head's learning rate as a multiple of lr")
@@ -77,6 +82,8 @@ class TrainConfig:
                 or not 0 < self.warmdown_frac <= 1:
             raise ValueError("warmup_frac must be in [0, 1), final_lr_frac in [0, 1] and "
                              "warmdown_frac in (0, 1]")
+        if not 0 <= self.muon_momentum_warmup_frac <= 1:
+            raise ValueError("muon_momentum_warmup_frac must be in [0, 1] (0 turns it off)")
         if not 0 <= self.beta1 < 1 or not 0 <= self.beta2 < 1:
             raise ValueError("beta1 and beta2 must be in [0, 1)")
         for name in ("muon_lr_scale", "embed_lr_scale", "head_lr_scale"):
@@ -112,3 +119,12 @@ def lr_at(cfg: TrainConfig, frac: float) -> float:
     else:  # wsd: full rate until the warmdown, then linearly to the end
         shape = min(1.0, (1 - frac) / max(1e-9, cfg.warmdown_frac))
     return cfg.lr * (cfg.final_lr_frac + (1 - cfg.final_lr_frac) * shape)
+
+
+def momentum_at(cfg: TrainConfig, frac: float) -> float:
+    """Muon's momentum at an elapsed fraction of the budget: a lower start lets the first,
+    large gradients of a fresh model pass through faster (modded-nanogpt's warmup)."""
+    if not cfg.muon_momentum_warmup_frac or frac >= cfg.muon_momentum_warmup_frac:
+        return MUON_MOMENTUM
+    t = max(frac, 0.0) / cfg.muon_momentum_warmup_frac
+    return MUON_MOMENTUM_START + t * (MUON_MOMENTUM - MUON_MOMENTUM_START)

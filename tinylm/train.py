@@ -28,11 +28,11 @@ from .data import Batches, TokenData, val_windows
 from .device import autocast, resolve_dtype, set_threads
 from .evaluate import evaluate
 from .models import ModelConfig, build_model
-from .optim import make_optimizer
+from .optim import MUON_MOMENTUM, make_optimizer
 from .outcome import TrainResult, run_metrics
 from .resources import check_fits, usable_cpus
 from .runs import RunLock
-from .schedule import TrainConfig, lr_at
+from .schedule import TrainConfig, lr_at, momentum_at
 
 __all__ = ["TrainConfig", "TrainResult", "lr_at", "train", "want_compile"]
 
@@ -193,8 +193,9 @@ class _Loop:
                     status = "stopped"
                     break
                 t_iter = time.perf_counter()
-                lr = lr_at(cfg, self.step / cfg.steps if cfg.steps else now / cfg.budget_s)
-                loss = self._train_step(lr)
+                frac = self.step / cfg.steps if cfg.steps else now / cfg.budget_s
+                lr = lr_at(cfg, frac)
+                loss = self._train_step(lr, momentum_at(cfg, frac))
                 if not math.isfinite(loss):
                     self.model.load_state_dict(self.good)
                     status = "diverged"
@@ -222,11 +223,14 @@ class _Loop:
             self.bar.close()
         return status, message
 
-    def _train_step(self, lr: float) -> float:
-        """One optimizer step at learning rate `lr`; returns the loss (not applied if not finite).
-        The first compiled step falls back to eager if compiling fails anywhere in it."""
+    def _train_step(self, lr: float, momentum: float = MUON_MOMENTUM) -> float:
+        """One optimizer step at learning rate `lr` (and Muon's `momentum`); returns the loss
+        (not applied if not finite). The first compiled step falls back to eager if compiling
+        fails anywhere in it."""
         for group in self.optimizer.param_groups:
             group["lr"] = lr * group.get("lr_scale", 1.0)
+            if "momentum" in group:  # Muon's groups; AdamW's have betas
+                group["momentum"] = momentum
         x, y = self.batches.next()
         x, y = x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True)
         if self.compile_pending:
@@ -242,7 +246,7 @@ class _Loop:
             print(f"tinylm: {compiling.remember_failure(e)}", file=sys.stderr)
             self.optimizer.zero_grad(set_to_none=True)
             self.step_fn, self.compiled, self.compile_pending = self.eager_fn, False, False
-            return self._train_step(lr)
+            return self._train_step(lr, momentum)
         self.compile_pending = False
         if not math.isfinite(value):
             return value
