@@ -28,7 +28,7 @@ from .data import Batches, TokenData, val_windows
 from .device import autocast, resolve_dtype, set_threads
 from .evaluate import evaluate
 from .models import ModelConfig, build_model
-from .optim import MUON_MOMENTUM, make_optimizer
+from .optim import make_optimizer
 from .outcome import TrainResult, run_metrics
 from .resources import check_fits, usable_cpus
 from .runs import RunLock
@@ -223,7 +223,7 @@ class _Loop:
             self.bar.close()
         return status, message
 
-    def _train_step(self, lr: float, momentum: float = MUON_MOMENTUM) -> float:
+    def _train_step(self, lr: float, momentum: float) -> float:
         """One optimizer step at learning rate `lr` (and Muon's `momentum`); returns the loss
         (not applied if not finite). The first compiled step falls back to eager if compiling
         fails anywhere in it."""

@@ -137,13 +137,12 @@ class ModelConfig:
         in one minute and win in five; so does the wider model, whose extra parameters need
         more tokens than a minute gives. Both were measured on the transformer only: the other
         families keep the narrow width and have no value tables."""
-        long = self.family == "gpt" and budget_s is not None
+        gpt_budget = budget_s if self.family == "gpt" and budget_s is not None else 0.0
         out = self
         if out.value_embeds == "auto":
-            out = replace(out, value_embeds=long and budget_s >= VALUE_EMBEDS_FROM_S)
+            out = replace(out, value_embeds=gpt_budget >= VALUE_EMBEDS_FROM_S)
         if out.width == "auto":
-            out = replace(out, width=WIDE_WIDTH if long and budget_s >= WIDE_FROM_S
-                          else NARROW_WIDTH)
+            out = replace(out, width=WIDE_WIDTH if gpt_budget >= WIDE_FROM_S else NARROW_WIDTH)
         return out
 
     @property
