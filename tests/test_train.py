@@ -135,6 +135,7 @@ def test_two_runs_cannot_share_a_folder(small_data, tiny_model_cfg, tmp_path):
     ("budget_s", 0), ("budget_s", -5), ("budget_s", float("nan")), ("batch_size", 0),
     ("lr", 0.0), ("lr", -1e-3), ("decay", "step"), ("optimizer", "sgd"), ("compile", "yes"),
     ("muon_momentum_warmup_frac", 1.5), ("muon_momentum_warmup_frac", -0.1),
+    ("ema_decay", 1.0), ("ema_decay", -0.5), ("ema_decay", float("nan")),
 ])
 def test_bad_train_config_is_refused_before_work(small_data, tiny_model_cfg, field, value):
     with pytest.raises(ValueError, match=field.split("_")[0]):
@@ -180,6 +181,24 @@ def test_the_trainer_gives_muon_its_momentum_each_step(small_data, tiny_model_cf
         assert seen == pytest.approx([0.85 + 0.1 * i / 5 for i in range(5)])
     else:
         assert seen == [0.95] * 5
+
+
+def test_ema_ends_the_run_on_the_moving_average_of_the_weights(small_data, tiny_model_cfg,
+                                                                tmp_path):
+    # the first step is the same in a 1-step and a 2-step run (the same rate at fraction 0), so
+    # after two steps the average is decay * w1 + (1 - decay) * w2: torch's EMA, first copied
+    cfg = dict(budget_s=60.0, warmup_frac=0.0, eval_every_frac=1.0)
+    w1, w2 = (dict(train(small_data, tiny_model_cfg, quick(steps=n, **cfg),
+                         progress=False).model.named_parameters()) for n in (1, 2))
+    averaged = train(small_data, tiny_model_cfg, quick(steps=2, ema_decay=0.75, **cfg),
+                     out_dir=tmp_path / "run", progress=False)
+    saved = dict(load(tmp_path / "run").model.named_parameters())
+    for name, weight in averaged.model.named_parameters():
+        expected = 0.75 * w1[name] + 0.25 * w2[name]
+        torch.testing.assert_close(weight, expected)
+        torch.testing.assert_close(saved[name], expected)  # the average is what is saved
+    assert not torch.equal(w1["head.weight"], w2["head.weight"])  # two different points
+    assert averaged.info["train_config"]["ema_decay"] == 0.75
 
 
 def test_quick_mode_scales_budgets_data_and_final_evaluation(monkeypatch):

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch.nn.parallel import DistributedDataParallel as DDP
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from tqdm.auto import tqdm
 
 from . import allocator, busy, checkpoint, compiling, distributed, machine, quick
@@ -119,6 +120,8 @@ def train(data: TokenData, model_cfg: ModelConfig | None = None,
         with registration:
             status, message = loop.run(stop, save if out_dir is not None else None)
             train_seconds = loop.elapsed()
+            if status != "diverged":  # a diverged run keeps its last good weights instead
+                loop.end_on_average()
             t_eval = time.perf_counter()
             final = evaluate(model, windows, data.token_bytes, device, dtype)
             eval_seconds = time.perf_counter() - t_eval
@@ -166,6 +169,9 @@ class _Loop:
         self.history: list[dict] = list(resumed.get("history", []))
         self.losses: list[float] = []  # training losses since the last log record
         self.good = self._snapshot()  # weights of the last finite evaluation
+        # the moving average of the weights (torch's own EMA); a resumed run restarts it
+        self.average = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(cfg.ema_decay)) \
+            if cfg.ema_decay else None
         self.start = time.perf_counter()
         self.first_step_s = self.max_step_s = self.max_eval_s = 0.0
         self.save_failed = False  # a periodic checkpoint could not be written
@@ -254,10 +260,20 @@ class _Loop:
             torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.grad_clip)
         self.optimizer.step()
         self.optimizer.zero_grad(set_to_none=True)
+        if self.average is not None:
+            self.average.update_parameters(self.model)
         self.step += 1
         self.tokens += x.numel() * self.ranks.world
         self.losses.append(value)
         return value
+
+    def end_on_average(self) -> None:
+        """Put the moving average (if kept) into the model: it is what is evaluated and saved."""
+        if self.average is not None and self.step > 0:
+            with torch.no_grad():
+                for weight, averaged in zip(self.model.parameters(),
+                                            self.average.module.parameters(), strict=True):
+                    weight.copy_(averaged)
 
     def _snapshot(self) -> dict:
         return {k: v.detach().clone() for k, v in self.model.state_dict().items()}
