@@ -77,7 +77,7 @@ class TrainConfig:
         if isinstance(b, bool) or not isinstance(b, (int, float)) or not math.isfinite(b) or b <= 0:
             raise ValueError(f"budget_s must be a positive number of seconds, got {b!r}")
         for name in ("lr", "weight_decay", "grad_clip", "beta1", "beta2", "muon_lr_scale",
-                     "embed_lr_scale", "head_lr_scale",
+                     "embed_lr_scale", "head_lr_scale", "ema_decay",
                      *FRACTIONS):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
@@ -90,8 +90,7 @@ class TrainConfig:
                              "warmdown_frac in (0, 1]")
         if not 0 <= self.muon_momentum_warmup_frac <= 1:
             raise ValueError("muon_momentum_warmup_frac must be in [0, 1] (0 turns it off)")
-        if isinstance(self.ema_decay, bool) or not isinstance(self.ema_decay, (int, float)) \
-                or not 0 <= self.ema_decay < 1:
+        if not 0 <= self.ema_decay < 1:
             raise ValueError(f"ema_decay must be in [0, 1) (0 turns it off; try 0.99), "
                              f"got {self.ema_decay!r}")
         if not 0 <= self.beta1 < 1 or not 0 <= self.beta2 < 1:

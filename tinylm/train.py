@@ -269,7 +269,7 @@ class _Loop:
 
     def end_on_average(self) -> None:
         """Put the moving average (if kept) into the model: it is what is evaluated and saved."""
-        if self.average is not None and self.step > 0:
+        if self.average is not None and self.average.n_averaged > 0:
             with torch.no_grad():
                 for weight, averaged in zip(self.model.parameters(),
                                             self.average.module.parameters(), strict=True):
