@@ -3,8 +3,10 @@
     python -m benchmarks.profile_step [--label before] [key=value ...]
 
 Builds the trainer's step (the trainer's dtype, compiled, the default model unless overridden, batch 8 x 256,
-random tokens), warms it up, then times `--steps` steps part by part with a clock around each
-part (forward + loss, backward, gradient clipping, optimizer, zero_grad), and profiles a few
+random tokens drawn as the trainer draws them, `tinylm.data.Batches` over a stream the size of
+TinyStories' training text), warms it up, then times `--steps` steps part by part with a clock
+around each part (batch assembly, forward + loss, backward, gradient clipping, optimizer,
+zero_grad), and profiles a few
 more with `torch.profiler` to rank the ops inside them. Writes
 benchmarks/results/profile/LABEL.json (holds the benchmark lock, like run.py).
 """
@@ -16,30 +18,38 @@ import json
 import statistics
 import time
 
+import numpy as np
 import torch
 from tqdm.auto import tqdm
 
 from benchmarks.run import bench_lock
+from tinylm.data import Batches
 from tinylm.device import set_threads
 from tinylm.models import ModelConfig
 from tinylm.recipes import _parse_value
 from tinylm.results import REPO
 from tinylm.speed import step_parts
 
-PARTS = ("forward+loss", "backward", "clip", "optimizer", "zero_grad")
+STREAM_TOKENS = 4_870_000  # TinyStories' training text at vocabulary 4096 (../shared/data)
+PARTS = ("batch", "forward+loss", "backward", "clip", "optimizer", "zero_grad")
 
 
 def build(overrides: dict, batch_size: int, compile_: bool):
     """The trainer's step pieces (`tinylm.speed.step_parts`) for the default model with
-    `overrides`: model, optimizer, loss function, a fixed random batch, the dtype."""
+    `overrides`: model, optimizer, loss function, the trainer's batch sampler over random
+    tokens, the dtype."""
     cfg = ModelConfig(**{k: v for k, v in overrides.items() if k in ModelConfig.__dataclass_fields__})
     parts = step_parts(cfg, batch_size, "cpu", "auto", compile_)
-    return parts.model, parts.optimizer, parts.loss_fn, parts.batch, parts.dtype
+    stream = np.random.default_rng(0).integers(0, cfg.vocab_size, STREAM_TOKENS, dtype=np.uint16)
+    return (parts.model, parts.optimizer, parts.loss_fn, Batches(stream, cfg.context, batch_size),
+            parts.dtype)
 
 
-def timed_step(model, opt, fn, batch) -> dict:
+def timed_step(model, opt, fn, batches) -> dict:
     """One step; seconds per part."""
     marks = [time.perf_counter()]
+    batch = batches.next()
+    marks.append(time.perf_counter())
     loss = fn(*batch)
     loss.item()
     marks.append(time.perf_counter())
@@ -65,16 +75,16 @@ def main(argv=None) -> int:
     overrides = {k: _parse_value(v) for k, _, v in (o.partition("=") for o in args.overrides)}
     set_threads(None)
     with bench_lock():
-        model, opt, fn, batch, dtype = build(overrides, args.batch_size, not args.eager)
+        model, opt, fn, batches, dtype = build(overrides, args.batch_size, not args.eager)
         for _ in tqdm(range(5), desc="warm-up (compiling)"):
-            timed_step(model, opt, fn, batch)
-        samples = [timed_step(model, opt, fn, batch) for _ in tqdm(range(args.steps), desc="timing")]
+            timed_step(model, opt, fn, batches)
+        samples = [timed_step(model, opt, fn, batches) for _ in tqdm(range(args.steps), desc="timing")]
         with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as prof:
             for _ in range(10):
-                timed_step(model, opt, fn, batch)
+                timed_step(model, opt, fn, batches)
     parts_ms = {part: 1e3 * statistics.median(s[part] for s in samples) for part in PARTS}
     step_ms = 1e3 * statistics.median(sum(s.values()) for s in samples)
-    tokens = batch[0].numel()
+    tokens = args.batch_size * model.cfg.context
     ops = sorted(prof.key_averages(), key=lambda e: e.self_cpu_time_total, reverse=True)
     top = [{"op": e.key, "self_ms_per_step": e.self_cpu_time_total / 1e3 / 10,
             "calls_per_step": e.count / 10} for e in ops[:25]]

@@ -20,15 +20,11 @@ import sys
 import time
 from pathlib import Path
 
-# Every compiled run pays a cold compile, as a student's first run does (set to 1 to reuse).
-os.environ.setdefault("TORCHINDUCTOR_FX_GRAPH_CACHE", "0")
-os.environ.setdefault("TORCHINDUCTOR_AUTOGRAD_CACHE", "0")
+import torch
 
-import torch  # noqa: E402
-
-import tinylm  # noqa: E402
-from tinylm.recipes import configs, parse_spec, settings  # noqa: E402
-from tinylm.results import REPO, read_runs  # noqa: E402
+import tinylm
+from tinylm.recipes import configs, parse_spec, settings
+from tinylm.results import REPO, read_runs
 
 LOCK = Path("/tmp/tinylm-bench.lock")
 # every run ends with one story from the same prompt and settings (the book shows them)

@@ -98,9 +98,9 @@ def test_profile_and_head_speed_build_the_trainers_step():
     from tinylm.models.heads import AdaptiveHead
 
     small = {"width": 32, "context": 32, "vocab_size": 512, "head": "adaptive"}
-    model, opt, fn, batch, _ = profile_step.build(small, batch_size=2, compile_=False)
-    assert isinstance(model.head, AdaptiveHead) and batch[0].shape == (2, 32)
-    parts = profile_step.timed_step(model, opt, fn, batch)
+    model, opt, fn, batches, _ = profile_step.build(small, batch_size=2, compile_=False)
+    assert isinstance(model.head, AdaptiveHead) and batches.next()[0].shape == (2, 32)
+    parts = profile_step.timed_step(model, opt, fn, batches)
     assert set(parts) == set(profile_step.PARTS) and all(t >= 0 for t in parts.values())
     fns = head_speed.heads(ModelConfig(**small))
     y = torch.randint(0, 512, (16,))

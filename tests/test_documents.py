@@ -1,5 +1,8 @@
 """Attention: the explicit CPU path equals PyTorch's SDPA; the document mask keeps each story
-to itself; value embeddings start as a no-op, stay causal, are tables (AdamW), train and save."""
+to itself; value embeddings start as a no-op, stay causal, are tables (AdamW), train and save;
+story starts put every training window at the beginning of a story."""
+
+import sys
 
 import numpy as np
 import pytest
@@ -7,7 +10,8 @@ import torch
 import torch.nn.functional as F
 
 import tinylm
-from tinylm.corpus import EOT_ID
+from tinylm.corpus import EOT_ID, DataError
+from tinylm.data import Batches
 from tinylm.models import GPT, ModelConfig
 from tinylm.models.layers import attend, document_mask
 from tinylm.optim import make_optimizer
@@ -121,3 +125,29 @@ def test_trains_saves_and_samples_with_both(small_data, fast_cfg, tmp_path):
     text = tinylm.generate(loaded.model, loaded.tokenizer, "Once upon a time",
                            max_new_tokens=10, seed=0)
     assert text.startswith("Once upon a time") and len(text) > len("Once upon a time")
+
+
+def test_story_starts_put_every_window_at_the_start_of_a_story():
+    rng = np.random.default_rng(0)  # stories open with token 1, which appears nowhere else
+    stories = [np.r_[1, rng.integers(2, 50, rng.integers(5, 40)), EOT_ID] for _ in range(300)]
+    tokens = np.concatenate(stories).astype(np.uint16)
+    aligned = Batches(tokens, 32, 64, seed=3, story_eot=EOT_ID)
+    anywhere = Batches(tokens, 32, 64, seed=3)
+    for _ in range(4):
+        x, y = aligned.next()
+        assert x.shape == y.shape == (64, 32) and torch.equal(x[:, 1:], y[:, :-1])
+        assert (x[:, 0] == 1).all()
+    assert (anywhere.next()[0][:, 0] != 1).any()
+    with pytest.raises(DataError, match="set story_starts=False"):
+        Batches(tokens[tokens != EOT_ID], 32, 64, story_eot=EOT_ID)
+
+
+def test_trains_with_story_starts(small_data, fast_cfg, monkeypatch):
+    training = sys.modules["tinylm.train"]  # the module (tinylm.train is its function)
+    made = []
+    monkeypatch.setattr(training, "Batches", lambda *a: made.append(Batches(*a)) or made[-1])
+    cfg = ModelConfig(vocab_size=small_data.vocab_size, context=64, width=32, layers=2, heads=2)
+    result = tinylm.train(small_data, cfg, fast_cfg(steps=30, story_starts=True), progress=False)
+    assert made[0].story_starts is not None and result.info["train_config"]["story_starts"]
+    assert (small_data.train[made[0].story_starts[1:] - 1] == small_data.eot_id).all()
+    assert result.metrics["val_loss"] < np.log(small_data.vocab_size) - 0.5  # beats uniform

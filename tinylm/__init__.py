@@ -1,10 +1,10 @@
 """tinylm: the strongest language model you can train in five minutes on a laptop."""
 
-import os as _os
+from . import openmp as _openmp
 
-# Idle OpenMP threads yield instead of spinning: on a busy 2-core laptop, spinning threads
-# made training several times slower. Must be set before torch starts its thread pool.
-_os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+# How idle OpenMP threads wait (spin briefly on a quiet machine, sleep on a busy one): OpenMP
+# reads it once, when torch loads it, so it is chosen before anything imports torch.
+_openmp.choose_wait()
 
 from .checkpoint import Checkpoint, CheckpointError, load, save  # noqa: E402
 from .corpus import DataError, load_corpus  # noqa: E402

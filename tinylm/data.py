@@ -177,17 +177,32 @@ def _tmp(path: Path) -> Path:
 
 
 class Batches:
-    """Random training windows of `context + 1` tokens from the token stream, seeded."""
+    """Random training windows of `context + 1` tokens from the token stream, seeded; with
+    `story_eot` (the <|endoftext|> id) each window starts where a story does."""
 
-    def __init__(self, tokens: np.ndarray, context: int, batch_size: int, seed: int = 0):
+    def __init__(self, tokens: np.ndarray, context: int, batch_size: int, seed: int = 0,
+                 story_eot: int | None = None):
         if len(tokens) < context + 2:
             raise DataError(f"training text has {len(tokens)} tokens, fewer than one window of "
                             f"context {context}; lower the context or add text")
         self.tokens, self.context, self.batch_size = tokens, context, batch_size
         self.rng = np.random.default_rng(seed)
+        self.story_starts = None  # where windows may start, if only at stories
+        if story_eot is not None:
+            last = len(tokens) - context - 1  # beyond it no full window fits
+            after_eot = np.flatnonzero(tokens[:last - 1] == story_eot) + 1
+            if len(after_eot) == 0:
+                raise DataError("story_starts needs <|endoftext|> between stories and the "
+                                "training text has none; set story_starts=False")
+            self.story_starts = np.concatenate([[0], after_eot])
 
     def next(self) -> tuple[torch.Tensor, torch.Tensor]:
-        starts = self.rng.integers(0, len(self.tokens) - self.context - 1, self.batch_size)
+        last = len(self.tokens) - self.context - 1
+        if self.story_starts is None:
+            starts = self.rng.integers(0, last, self.batch_size)
+        else:
+            starts = self.story_starts[self.rng.integers(0, len(self.story_starts),
+                                                         self.batch_size)]
         w = torch.from_numpy(np.stack([self.tokens[s:s + self.context + 1] for s in starts])
                              .astype(np.int64))
         return w[:, :-1], w[:, 1:]

@@ -11,7 +11,7 @@ from pathlib import Path
 import torch
 from filelock import FileLock, Timeout
 
-from . import allocator
+from . import allocator, openmp
 from .folder import reason
 from .resources import usable_cpus
 from .version import __version__
@@ -64,4 +64,4 @@ def environment(device: torch.device, dtype: torch.dtype, threads: int) -> dict:
             "python_version": platform.python_version(), "platform": platform.platform(),
             "device": str(device), "dtype": str(dtype).removeprefix("torch."),
             "threads": threads, "cpu_count": os.cpu_count(), "usable_cpus": usable_cpus(),
-            "kept_freed_memory": allocator.kept()}
+            "kept_freed_memory": allocator.kept(), "omp_wait": openmp.chosen}

@@ -17,7 +17,7 @@ DECAYS = ("cosine", "linear", "wsd")  # wsd: warmup, stable, then a linear warmd
 COMPILE_MODES = ("auto", "on", "off")
 # settings added after studies were stored, at the value those studies ran with
 IMPLICIT_TRAIN = {"embed_lr_scale": 1.0, "head_lr_scale": 1.0, "muon_momentum_warmup_frac": 0.0,
-                  "ema_decay": 0.0}
+                  "ema_decay": 0.0, "story_starts": False}
 FRACTIONS = ("warmup_frac", "final_lr_frac", "warmdown_frac", "eval_every_frac",
              "checkpoint_every_frac", "muon_momentum_warmup_frac")
 
@@ -48,6 +48,8 @@ class TrainConfig:
     ema_decay: float = option(0.0, "keep an exponential moving average of the weights with this "
                                    "decay per step and end the run on it (0 = off: the final "
                                    "weights themselves)")
+    story_starts: bool = option(False, "every training window starts at a story's first token "
+                                       "(right after <|endoftext|>) instead of anywhere")
     embed_lr_scale: float = option(1.0, "input tables' (token, value, bigram) learning rate as a "
                                         "multiple of lr")
     head_lr_scale: float = option(1.0, "output head's learning rate as a multiple of lr")

@@ -69,7 +69,7 @@ def train(data: TokenData, model_cfg: ModelConfig | None = None,
     windows = val_windows(data.val, model_cfg.context,
                           quick.eval_tokens(train_cfg.final_eval_tokens))
     batches = Batches(data.train, model_cfg.context, train_cfg.batch_size,
-                      train_cfg.seed + ranks.rank)
+                      train_cfg.seed + ranks.rank, data.eot_id if train_cfg.story_starts else None)
     device = machine.device_for(train_cfg, measure=not ranks.active, progress=progress)
     if device.type == "cuda" and ranks.active:
         device = torch.device("cuda", ranks.local_rank)
