@@ -187,19 +187,18 @@ class Batches:
                             f"context {context}; lower the context or add text")
         self.tokens, self.context, self.batch_size = tokens, context, batch_size
         self.rng = np.random.default_rng(seed)
+        self.end = len(tokens) - context - 1  # windows start below it (a full window fits)
         self.story_starts = None  # where windows may start, if only at stories
         if story_eot is not None:
-            last = len(tokens) - context - 1  # beyond it no full window fits
-            after_eot = np.flatnonzero(tokens[:last - 1] == story_eot) + 1
+            after_eot = np.flatnonzero(tokens[:self.end - 1] == story_eot) + 1
             if len(after_eot) == 0:
                 raise DataError("story_starts needs <|endoftext|> between stories and the "
                                 "training text has none; set story_starts=False")
             self.story_starts = np.concatenate([[0], after_eot])
 
     def next(self) -> tuple[torch.Tensor, torch.Tensor]:
-        last = len(self.tokens) - self.context - 1
         if self.story_starts is None:
-            starts = self.rng.integers(0, last, self.batch_size)
+            starts = self.rng.integers(0, self.end, self.batch_size)
         else:
             starts = self.story_starts[self.rng.integers(0, len(self.story_starts),
                                                          self.batch_size)]
