@@ -63,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
     from tinylm.version import PROJECT_BRANCH, PROJECT_URL, colab_cell
 
     wanted = {CONFIG: configured(CONFIG.read_text(), PROJECT_URL, PROJECT_BRANCH)}
-    for nb in sorted((ROOT / "chapters").glob("[0-9][0-9]_*.ipynb")):
+    for nb in sorted((ROOT / "chapters").glob("*.ipynb")):
         wanted[nb] = with_colab_cell(nb, colab_cell(PROJECT_URL, PROJECT_BRANCH))
     stale = [path for path, text in wanted.items() if path.read_text() != text]
     if "--check" in (argv if argv is not None else sys.argv[1:]):

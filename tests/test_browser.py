@@ -190,7 +190,7 @@ def test_built_book_shows_figures_and_widget_state(artifacts, expect, request):
                     if "application/vnd.jupyter.widget-view+json" in p.read_text(errors="replace")]
     assert with_widgets, (f"no chapter page under {html_dir}/chapters embeds widget views: the "
                           "chapters with panels must be executed by the book build")
-    chosen = next((p for p in with_widgets if p.stem == "03_size_sweep"), with_widgets[0])
+    chosen = next((p for p in with_widgets if p.stem == "04_size"), with_widgets[0])
     has_panel = "tinylm-training-panel" in chosen.read_text(errors="replace")
     browser = request.getfixturevalue("browser")  # started only once the book is built
     with lab.static_server(html_dir) as url, lab.new_page(browser) as page:

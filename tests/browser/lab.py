@@ -128,7 +128,7 @@ def wait_for_port(port: int, proc: subprocess.Popen | None, timeout: float, log:
     raise TimeoutError(f"nothing listened on 127.0.0.1:{port} within {timeout:.0f} s")
 
 
-def chapter_panel_cell(chapter: Path = ROOT / "chapters" / "03_size_sweep.ipynb") -> str:
+def chapter_panel_cell(chapter: Path = ROOT / "chapters" / "04_size.ipynb") -> str:
     """The chapter's one-line panel cell if it is a plain call (literal arguments only),
     else the default call: the test must not depend on the chapter's other cells."""
     if not chapter.exists():

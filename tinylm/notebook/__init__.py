@@ -36,6 +36,7 @@ from ..results import (
     results_dir,
     use_results,
 )
+from .claims import ClaimError, claim
 from .classroom import ClassPage, class_figure, merge_class, study_csvs
 from .display import HTML, Figure, figure, fmt, mode_note, note, png, show, table
 from .figures import (
@@ -65,9 +66,9 @@ from .views import (
 )
 
 __all__ = [
-    "ClassPage", "CHECK_COLUMNS", "EFFECT_COLUMNS", "FAMILY_NAMES", "Figure", "HTML", "LiveLoss",
+    "ClaimError", "ClassPage", "CHECK_COLUMNS", "EFFECT_COLUMNS", "FAMILY_NAMES", "Figure", "HTML", "LiveLoss",
     "OPTIMA_COLUMNS", "REPO", "SamplingPanel", "Source", "Study", "TrainingPanel",
-    "alternatives", "calibrate_checks", "calibration", "changes", "class_figure", "closest", "data_table",
+    "alternatives", "calibrate_checks", "calibration", "changes", "claim", "class_figure", "closest", "data_table",
     "delta_bars", "describe_spec", "effects", "effects_table", "family_rows", "family_sizes",
     "family_verdicts", "figure", "find", "fmt", "harness_commands", "in_defaults",
     "load_studies", "load_study", "loss_curves", "loss_line", "merge_class", "metrics_table",
