@@ -273,3 +273,20 @@ def test_built_book_pages_have_no_script_errors_and_fit_the_column(artifacts, ex
                     problems.append(f"{path.name}: wider than the column: {wide}")
                     page.screenshot(path=str(artifacts / f"book-{path.stem}.png"), full_page=True)
     assert not problems, "\n".join(problems)
+
+
+MAX_SCREENS, MAX_TABLES = 11, 5  # a chapter a class gets through: about ten screens
+
+
+def test_main_chapters_fit_a_class(artifacts, request):
+    """Every numbered chapter of the built book, at a laptop's 1280 x 800: about ten screens or
+    fewer with its solutions folded, and at most five tables. Appendices are records, not
+    lessons, and may run longer."""
+    from benchmarks.page_length import measure
+
+    html_dir = request.getfixturevalue("quick_book_html")
+    browser = request.getfixturevalue("browser")
+    rows = [r for r in measure(html_dir, browser) if r["page"][:2].isdigit()]
+    assert len(rows) == 7, rows
+    long = [r for r in rows if r["screens"] > MAX_SCREENS or r["tables"] > MAX_TABLES]
+    assert not long, f"chapters too long for a class: {long}"

@@ -199,3 +199,103 @@ def test_the_cli_merges_and_refuses_bad_input(tmp_path, capsys):
             cli.main(argv)
         assert e.value.code == 2
         assert capsys.readouterr().err.startswith("error: ")
+
+
+# ---------------------------------------------------------------- the class setting and names
+
+
+@pytest.mark.parametrize("student, name", [
+    ("Ada", "tinylm-runs-ada.csv"), ("  Ada Lovelace ", "tinylm-runs-ada-lovelace.csv"),
+    ("Zoë O'Brien/../x", "tinylm-runs-zoe-o-brien-x.csv"), (None, "tinylm-runs.csv"),
+    ("   ", "tinylm-runs.csv")])
+def test_the_export_is_named_after_the_student(student, name):
+    assert classroom.csv_name(student) == name
+
+
+def test_a_name_in_another_script_gets_a_stable_file_name():
+    first = classroom.csv_name("李雷")
+    assert re.fullmatch(r"tinylm-runs-student-[0-9a-f]{6}\.csv", first)
+    assert classroom.csv_name("李雷") == first != classroom.csv_name("韩梅梅")
+
+
+def test_the_student_column_travels_through_the_merge(tmp_path):
+    text = classroom.to_csv(_rows(2, 20_000.0), machine={"machine": "aaaa1111"}, student="Ada")
+    assert "student" in next(csv.reader(io.StringIO(text)))
+    assert all(r["student"] == "Ada" for r in csv.DictReader(io.StringIO(text)))
+    old = "\n".join(",".join(cell for cell, col in zip(line.split(","), CSV_COLUMNS, strict=True)
+                             if col != "student") for line in
+                    classroom.to_csv(_rows(2, 20_000.0)).splitlines())  # before the column
+    merged = classroom.merge([_write(tmp_path, "ada.csv", text), _write(tmp_path, "old.csv", old)])
+    assert merged.skipped == [] and [r["student"] for r in merged.runs] == ["Ada", "Ada", "", ""]
+    assert {m["machine"]: m["students"] for m in merged.machines()}["aaaa1111"] == "Ada"
+
+
+def _class(tmp_path):
+    """Ada and Bo at 60 s on tinystories; Cy at 30 s; Di's second run at 60 s on simplewiki."""
+    files = {"ada": _rows(3, 20_000.0, budget=60.0), "bo": _rows(3, 10_000.0, budget=60.0),
+             "cy": _rows(2, 15_000.0, budget=30.0),
+             "di": [*_rows(1, 12_000.0, budget=60.0),
+                    {**_rows(2, 12_000.0, budget=60.0)[1], "corpus": "simplewiki"}]}
+    for i, (name, rows) in enumerate(files.items()):
+        _write(tmp_path, classroom.csv_name(name), classroom.to_csv(
+            rows, machine={"machine": f"{i}" * 8}, student=name.title()))
+    return tmp_path
+
+
+def test_the_merge_names_every_run_at_another_setting(tmp_path):
+    merged = classroom.merge([_class(tmp_path)])
+    assert merged.setting == ("tinystories", 60.0) and len(merged.compared()) == 7
+    assert merged.elsewhere() == [
+        "tinylm-runs-cy.csv (Cy): runs 1, 2 at 30 s on tinystories, not the class setting "
+        "(60 s on tinystories)",
+        "tinylm-runs-di.csv (Di): run 2 at 60 s on simplewiki, not the class setting "
+        "(60 s on tinystories)"]
+    assert len(merged.runs) == 10  # drawn (hollow), never dropped
+
+
+def test_the_teacher_gives_the_class_setting(tmp_path):
+    folder = _class(tmp_path)
+    at_30 = classroom.merge([folder], budget_s=30)
+    assert at_30.setting == ("tinystories", 30.0) and len(at_30.compared()) == 2
+    assert len(at_30.elsewhere()) == 4 and at_30.optimum()["budget_s"] == 30
+    wiki = classroom.merge([folder], corpus="simplewiki")
+    assert wiki.setting == ("simplewiki", 60.0) and len(wiki.compared()) == 1
+    none = classroom.merge([folder], budget_s=90, corpus="tinystories")
+    assert none.compared() == [] and none.optimum() is None
+    assert "No run at the class setting (90 s on tinystories)" in nb.merge_class(
+        [folder], budget_s=90, corpus="tinystories").summary()
+    with pytest.raises(ValueError, match="budget must be positive"):
+        classroom.merge([folder], budget_s=0)
+
+
+def test_the_page_and_the_cli_name_the_runs_at_another_setting(tmp_path, capsys):
+    (tmp_path / "in").mkdir()
+    folder = _class(tmp_path / "in")
+    page = nb.merge_class(folder, budget_s=60, corpus="tinystories")
+    body = page._repr_html_()
+    assert "<h2>At another setting (2)</h2>" in body and "<h2>Laptops</h2>" in body
+    assert "tinylm-runs-cy.csv (Cy): runs 1, 2 at 30 s on tinystories" in body
+    assert "Class setting (given): 60 s on tinystories" in page.summary()
+    assert "Skipped (0)" in body and "<th>students</th>" in body
+    out = tmp_path / "class.html"
+    argv = ["class", "merge", str(folder), "--budget", "60", "--corpus", "tinystories",
+            "--out", str(out)]
+    assert cli.main(argv) == 0
+    printed = capsys.readouterr().out
+    assert "another setting: tinylm-runs-di.csv (Di): run 2 at 60 s on simplewiki" in printed
+    assert "10 runs from 4 laptop(s), 0 skipped, 3 at another setting; class setting 60 s on " \
+        "tinystories" in printed
+    assert "At another setting (2)" in out.read_text()
+    assert cli.main([*argv[:3], "--budget", "90", "--out", str(out)]) == 2
+    err = capsys.readouterr().err.splitlines()[-1]
+    assert err.startswith("error: no run at the class setting 90 s") and "--budget 30" in err
+
+
+def test_stored_sweeps_still_merge_as_laptops_with_nothing_elsewhere(tmp_path):
+    """Chapter 04's merge of stored sweeps: one setting, no student, nothing at another."""
+    for name in ("sweep-a", "sweep-b"):
+        _write(tmp_path, f"{name}.csv", classroom.to_csv(_rows(3, 9_000.0),
+                                                         machine={"machine": name}))
+    body = nb.merge_class(tmp_path)._repr_html_()
+    assert "<h2>Laptops</h2>" in body and "Skipped (0)" in body
+    assert "<h2>At another setting (0)</h2>" in body and "<th>students</th>" not in body

@@ -362,3 +362,59 @@ def test_the_metrics_line_says_where_the_run_trained_and_why():
     assert "on cpu (bfloat16, measured earlier)" in text and ".cache" not in text
     m["device_choice"] = {"how": "measured"}
     assert "on cpu (bfloat16, measured fastest here)" in metrics_text(m, "completed", 2.0)
+
+
+# ---------------------------------------------------------------- a class's panel
+
+
+def _finished_row(panel, run: int = 1) -> dict:
+    """A results row as a finished run leaves it (no training: the class tests need rows)."""
+    from tinylm.notebook.panels import results
+
+    m = {"train_seconds": 2.0, "tokens_seen": 4096, "params": 12_345, "val_bpb": 2.5,
+         "val_ppl": 40.0}
+    return results.result_row(run, panel.settings(), panel.model_config(), m, "completed")
+
+
+def test_the_panel_trains_a_minute_by_default_as_the_chapters_do(monkeypatch):
+    monkeypatch.delenv("TINYLM_QUICK", raising=False)
+    panel = nb.training_panel(width=32, layers=2, heads=2, context=64, vocab=512,
+                              calibrate_speed=False)
+    assert panel.budget.value == 60 and panel.settings()["budget_s"] == 60.0
+    assert not panel.budget.disabled and panel.class_note.layout.display == "none"
+    assert panel.csv_name == "tinylm-runs.csv"
+
+
+def test_a_class_setting_fixes_the_budget_and_corpus():
+    panel = small_panel(budget=60, corpus="simplewiki", student="Ada", fixed=("budget", "corpus"))
+    assert panel.budget.disabled and panel.corpus.disabled and not panel.width.disabled
+    assert panel.settings()["budget_s"] == 60.0 and panel.settings()["corpus"] == "simplewiki"
+    note = panel.class_note.value
+    assert panel.class_note.layout.display is None
+    assert "budget 60 s, corpus simplewiki, fixed for everyone" in note and "tinylm-runs-ada.csv" in note
+    assert panel.fixed == ["budget", "corpus"]
+    assert small_panel(fixed="budget").budget.disabled  # one name alone
+    with pytest.raises(ValueError, match=r"fixed=\['budgit'\] names no control"):
+        small_panel(fixed=("budgit",))
+    with pytest.raises(ValueError, match="student must be a name"):
+        small_panel(student=7)
+
+
+def test_the_export_carries_the_students_name(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    panel = small_panel(student=" Ada Lovelace ")
+    panel.results = [_finished_row(panel, 1), _finished_row(panel, 2)]
+    panel._show_results()
+    assert "download='tinylm-runs-ada-lovelace.csv'" in panel.csv_link.value
+    assert "tinylm-runs-ada-lovelace.csv" in panel.export_button.tooltip
+    panel.export_button.click()
+    saved = tmp_path / "tinylm-runs-ada-lovelace.csv"
+    rows = list(csv.DictReader(io.StringIO(saved.read_text())))
+    assert [r["student"] for r in rows] == ["Ada Lovelace"] * 2 and rows[0]["machine"]
+    assert list(rows[0]) == list(classroom.CSV_COLUMNS)
+    merged = classroom.merge([saved])
+    assert merged.skipped == [] and merged.machines()[0]["students"] == "Ada Lovelace"
+    anonymous = small_panel()
+    anonymous.results = [_finished_row(anonymous)]
+    assert anonymous.save_csv().name == "tinylm-runs.csv"  # no name: as before
+    assert anonymous.save_csv(tmp_path / "mine.csv").name == "mine.csv"

@@ -43,6 +43,25 @@ def closest_to_rule(rows: list[dict], budget_s: float, tokens_per_param) -> dict
     return min(rows, key=lambda r: abs(math.log(tokens_per_param(r) / rule)))
 
 
+def usable_seconds(budget_s: float, compiled: bool) -> float:
+    """The seconds of a budget that train: all of it, less the first compile when compiling."""
+    return max(1.0, budget_s - (COMPILE_COLD_S if compiled else 0.0))
+
+
+def ladder_pick(ladder: list[dict], ladder_budget_s: float, budget_s: float,
+                compiled: bool = True) -> dict:
+    """The rung `calibrate` would pick for `budget_s` from a ladder it measured for
+    `ladder_budget_s` (a stored `calibrate-check.json`, say): the same speeds, so each rung's
+    expected tokens scale with the usable seconds. (The shapes are those of the ladder's budget;
+    value tables switch on from 200 s, so cross that line with a fresh `calibrate`.)"""
+    if not ladder:
+        raise ValueError("ladder is empty: pass the 'ladder' rows of a calibrate result")
+    scale = usable_seconds(budget_s, compiled) / usable_seconds(ladder_budget_s, compiled)
+    rows = [{**r, "expected_tokens": r["expected_tokens"] * scale,
+             "tokens_per_param": r["tokens_per_param"] * scale} for r in ladder]
+    return closest_to_rule(rows, budget_s, lambda r: r["tokens_per_param"])
+
+
 def calibrate(budget_s: float = 300.0, base: dict | None = None, batch_size: int | None = None,
               seconds_per_size: float = 2.0, vocab_size: int = 4096, compile: bool | None = None,
               progress: bool = True, device: str = "auto", threads: int | None = None) -> dict:
@@ -65,7 +84,7 @@ def calibrate(budget_s: float = 300.0, base: dict | None = None, batch_size: int
     base = {k: v for k, v in (base or {}).items()
             if k in ModelConfig.__dataclass_fields__ and k not in shape}
     compiled = want_compile(TrainConfig(budget_s=budget_s, compile=mode), torch.device(dev))
-    usable = max(1.0, budget_s - (COMPILE_COLD_S if compiled else 0.0))
+    usable = usable_seconds(budget_s, compiled)
     rows = []
     for width, layers, heads in tqdm(LADDER, desc="calibrating", disable=not progress):
         cfg = ModelConfig(**{**base, "vocab_size": vocab_size, "width": width, "layers": layers,

@@ -4,7 +4,8 @@ checked, and pooled into one U-curve of val_bpb against parameters.
 The teacher merges from a terminal (`python -m tinylm class merge`), so this is core code: no
 matplotlib (the page is drawn by `tinylm.notebook.classroom`). Files come from students'
 laptops and spreadsheets, so nothing is trusted: each bad file or row is skipped with a
-one-line reason naming it, never merged silently.
+one-line reason naming it, never merged silently; runs at another budget or corpus than the
+class setting are named too, never dropped silently.
 """
 
 from __future__ import annotations
@@ -14,7 +15,9 @@ import hashlib
 import io
 import math
 import platform
+import re
 import statistics
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,7 +29,10 @@ RESULT_COLUMNS = ("run", "corpus", "vocab", "width", "layers", "heads", "context
 # the whole file counts as one laptop.
 MACHINE_COLUMNS = ("machine", "tokens_per_s", "calibrate_params", "calibrate_shape",
                    "calibrate_budget_s")
-CSV_COLUMNS = RESULT_COLUMNS + MACHINE_COLUMNS
+# Who handed the file in: the name the teacher gave the student's panel (empty if none).
+STUDENT_COLUMNS = ("student",)
+CSV_COLUMNS = RESULT_COLUMNS + STUDENT_COLUMNS + MACHINE_COLUMNS
+CSV_NAME = "tinylm-runs.csv"
 NUMBERS = {"vocab": int, "width": int, "layers": int, "heads": int, "context": int,
            "batch_size": int, "lr": float, "budget_s": float, "train_s": float, "tokens": int,
            "params": int, "val_bpb": float, "val_ppl": float, "tokens_per_s": float,
@@ -55,10 +61,24 @@ def machine_fields(calibration: dict | None = None) -> dict:
     return out
 
 
-def to_csv(rows: list[dict], calibration: dict | None = None, machine: dict | None = None) -> str:
-    """The runs as CSV text with every CSV_COLUMNS column, this laptop's fields filled in
-    (`machine` overrides them, e.g. for stored runs from elsewhere)."""
-    fields = {**machine_fields(calibration), **(machine or {})}
+def csv_name(student: str | None = None) -> str:
+    """The export's file name: tinylm-runs-<student>.csv, the name lowercased to letters, digits
+    and hyphens (so forty files in one folder never overwrite each other and every system can
+    hold them); tinylm-runs.csv without a name."""
+    if not student or not student.strip():
+        return CSV_NAME
+    ascii_name = unicodedata.normalize("NFKD", student).encode("ascii", "ignore").decode()
+    slug = re.sub(r"[^a-z0-9]+", "-", ascii_name.lower()).strip("-")[:40].strip("-")
+    if not slug:  # a name in another script: a short stable stand-in
+        slug = "student-" + hashlib.sha256(student.strip().encode()).hexdigest()[:6]
+    return f"tinylm-runs-{slug}.csv"
+
+
+def to_csv(rows: list[dict], calibration: dict | None = None, machine: dict | None = None,
+           student: str | None = None) -> str:
+    """The runs as CSV text with every CSV_COLUMNS column, this laptop's fields and the
+    student's name filled in (`machine` overrides them, e.g. for stored runs from elsewhere)."""
+    fields = {**machine_fields(calibration), **(machine or {}), "student": (student or "").strip()}
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS, lineterminator="\n", extrasaction="ignore")
     writer.writeheader()
@@ -73,23 +93,53 @@ def to_csv(rows: list[dict], calibration: dict | None = None, machine: dict | No
 
 @dataclass
 class ClassRuns:
-    """The merged class: `runs` (good rows, each with its `file` and `machine`), `skipped`
-    (one line per bad file or row) and `notes` (what was assumed for older files)."""
+    """The merged class: `runs` (good rows, each with its `file`, `machine` and `student`),
+    `skipped` (one line per bad file or row) and `notes` (what was assumed for older files).
+    `corpus` and `budget_s` are the class setting the teacher asked for (None: the most common)."""
 
     runs: list[dict] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     files: list[str] = field(default_factory=list)  # the files merged (at least one run each)
+    corpus: str | None = None
+    budget_s: float | None = None
 
     @property
     def setting(self) -> tuple[str, float] | None:
-        """The (corpus, budget_s) most runs share: only those runs are compared for the
-        optimum (a U-curve needs one budget)."""
-        keys = [(r["corpus"], r["budget_s"]) for r in self.runs]
-        return max(dict.fromkeys(keys), key=keys.count) if keys else None
+        """The class setting (corpus, budget_s): only its runs are compared for the optimum (a
+        U-curve needs one budget). What the teacher gave, the rest the most common among the
+        runs that fit; None when no run fits a partly given setting."""
+        keys = [(r["corpus"], r["budget_s"]) for r in self.runs
+                if self.corpus in (None, r["corpus"]) and self.budget_s in (None, r["budget_s"])]
+        if keys:
+            return max(dict.fromkeys(keys), key=keys.count)
+        if self.corpus is not None and self.budget_s is not None:
+            return (self.corpus, float(self.budget_s))
+        return None
+
+    def setting_text(self) -> str:
+        """The class setting in words, e.g. '60 s on tinystories'."""
+        if self.setting is None:
+            given = [f"{self.budget_s:g} s" if self.budget_s is not None else "",
+                     f"on {self.corpus}" if self.corpus is not None else ""]
+            return " ".join(filter(None, given)) or "none"
+        return f"{self.setting[1]:g} s on {self.setting[0]}"
 
     def compared(self) -> list[dict]:
         return [r for r in self.runs if (r["corpus"], r["budget_s"]) == self.setting]
+
+    def elsewhere(self) -> list[str]:
+        """One line per file (and student) with runs at another setting than the class's,
+        naming the runs and their setting: they are drawn, but not compared."""
+        groups: dict[tuple, list[int | str]] = {}
+        for r in self.runs:
+            if (r["corpus"], r["budget_s"]) != self.setting:
+                key = (r["file"], r.get("student") or "", r["budget_s"], r["corpus"])
+                groups.setdefault(key, []).append(r["run"])
+        return [f"{name}{f' ({student})' if student else ''}: run{'s' if len(runs) > 1 else ''} "
+                f"{', '.join(map(str, runs))} at {budget:g} s on {corpus}, not the class setting "
+                f"({self.setting_text()})"
+                for (name, student, budget, corpus), runs in groups.items()]
 
     def curve(self) -> list[dict]:
         """The class's U-curve: per size (parameters), the median val_bpb of its runs."""
@@ -121,6 +171,8 @@ class ClassRuns:
             top = min(mine, key=lambda r: r["val_bpb"])
             pick = next((r for r in rs if r.get("calibrate_params")), {})
             out.append({"machine": m, "files": ", ".join(dict.fromkeys(r["file"] for r in rs)),
+                        "students": ", ".join(dict.fromkeys(r["student"] for r in rs
+                                                            if r.get("student"))),
                         "runs": len(rs),
                         "tokens_per_s": speed_at(rs, best["params"] if best else top["params"]),
                         "best_params": top["params"], "best_shape": shape(top),
@@ -150,9 +202,13 @@ def speed_at(rows: list[dict], params: int) -> float:
     return math.exp(math.log(s0) + t * math.log(s1 / s0))
 
 
-def merge(paths) -> ClassRuns:
-    """Read every CSV (a folder means the *.csv files in it) into one ClassRuns."""
-    merged, seen = ClassRuns(), {}
+def merge(paths, corpus: str | None = None, budget_s: float | None = None) -> ClassRuns:
+    """Read every CSV (a folder means the *.csv files in it) into one ClassRuns whose class
+    setting is `corpus` and `budget_s` (None: the most common among the runs)."""
+    if budget_s is not None and not budget_s > 0:
+        raise ValueError(f"the class budget must be positive seconds, not {budget_s}")
+    merged = ClassRuns(corpus=corpus, budget_s=None if budget_s is None else float(budget_s))
+    seen: dict[str, str] = {}
     for path in expand(paths):
         name = path.name
         try:
@@ -216,6 +272,7 @@ def read(name: str, data: bytes) -> tuple[list[dict], list[str], list[str]]:
                      "count as one laptop, tokens/s from tokens and train_s")
     for r in rows:
         r["machine"] = r.get("machine") or f"file {name}"
+        r["student"] = r.get("student") or ""
         r["tokens_per_s"] = r.get("tokens_per_s") or r["tokens"] / r["train_s"]
     return rows, problems, notes
 

@@ -1,4 +1,4 @@
-"""`python -m tinylm train|eval|sample|prepare|calibrate|class`: the book from a terminal.
+"""`python -m tinylm train|eval|sample|prepare|calibrate|class|web`: the book from a terminal.
 
 Bad input ends with one line naming the problem and exit code 2, never a traceback.
 """
@@ -39,6 +39,10 @@ def add_dataclass_flags(parser: argparse.ArgumentParser, cls, skip=()) -> None:
         if isinstance(kind, types.UnionType):  # int | None; int | str: a number or "auto"
             kind = next(a for a in typing.get_args(kind) if a is not type(None))
         auto = f.default == "auto" and kind is not str  # ModelConfig.width
+        if typing.get_origin(kind) is tuple:  # TrainConfig.sample_at_s: 5,30,60
+            group.add_argument(flag, dest=f.name, type=_numbers, default=None, metavar="S,S,...",
+                               help=f"{f.metadata.get('help', '')} (comma-separated)")
+            continue
         text = f"{f.metadata.get('help', '')} (default {f.default})".strip()
         if kind is bool:
             group.add_argument(flag, dest=f.name, action=argparse.BooleanOptionalAction,
@@ -50,6 +54,14 @@ def add_dataclass_flags(parser: argparse.ArgumentParser, cls, skip=()) -> None:
             group.add_argument(flag, dest=f.name, type=_number(kind, auto), default=None,
                                metavar=kind.__name__.upper() + ("|auto" if auto else ""),
                                help=text)
+
+
+def _numbers(text: str) -> tuple[float, ...]:
+    """'5,30,60' -> (5.0, 30.0, 60.0)."""
+    try:
+        return tuple(float(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not comma-separated numbers") from None
 
 
 def _number(kind, auto: bool = False):
@@ -126,11 +138,22 @@ def build_parser() -> argparse.ArgumentParser:
                    help="batch size (default: measured on GPUs, TrainConfig's on a CPU)")
     c.add_argument("--vocab", type=int, default=DataConfig.vocab_size)
     c.add_argument("--threads", type=int, default=None, help="CPU threads (default: one per core)")
+    w = sub.add_parser("web", help="a static page that samples from a checkpoint in the browser")
+    w.add_argument("checkpoint", metavar="RUN_DIR")
+    w.add_argument("--out", required=True, metavar="FOLDER", help="folder for index.html")
+    w.add_argument("--precision", choices=("float32", "float16"), default="float32",
+                   help="weights in the page: float32 (default) matches `sample` token for "
+                   "token; float16 halves the page, and may flip a near-tie")
+    w.add_argument("--unverified", action="store_true", help=UNVERIFIED_HELP)
     k = sub.add_parser("class", help="a class's exported runs together: one U-curve page")
     kinds = k.add_subparsers(dest="class_command", required=True)
     m = kinds.add_parser("merge", help="merge the training panel's CSVs of a class into one page")
     m.add_argument("files", nargs="+", metavar="FILE", help="exported CSVs (or folders of them)")
     m.add_argument("--out", default="class.html", help="the page to write (default class.html)")
+    m.add_argument("--budget", type=float, default=None, metavar="SECONDS",
+                   help="the class setting's budget (default: the most common among the runs)")
+    m.add_argument("--corpus", default=None, help="the class setting's corpus (default: the most "
+                   "common among the runs)")
     return p
 
 
@@ -259,6 +282,15 @@ def cmd_sample(args) -> int:
     return 0
 
 
+def cmd_web(args) -> int:
+    from .web import write_page
+
+    page = write_page(args.checkpoint, args.out, args.precision, verify=not args.unverified)
+    print(f"wrote {page} ({page.stat().st_size / 1e6:.1f} MB): open it in a browser, no server "
+          "needed")
+    return 0
+
+
 def cmd_calibrate(args) -> int:
     from .calibrate import calibrate
 
@@ -278,23 +310,30 @@ def cmd_class(args) -> int:
     from .classroom import merge
     from .notebook.classroom import ClassPage  # the page needs matplotlib: imported here only
 
-    merged = merge(args.files)
+    merged = merge(args.files, corpus=args.corpus, budget_s=args.budget)
     for kind, lines in (("skipped", merged.skipped), ("note", merged.notes)):
         for line in lines:
             print(f"{kind}: {line}", file=sys.stderr)
     if not merged.runs:
         raise ValueError(f"no usable runs in {len(args.files)} file argument(s): "
                          f"{len(merged.skipped)} skipped (listed above)")
+    if not merged.compared():
+        found = sorted({f"--budget {r['budget_s']:g} --corpus {r['corpus']}" for r in merged.runs})
+        raise ValueError(f"no run at the class setting {merged.setting_text()}; the runs are at: "
+                         f"{'; '.join(found)}")
+    for line in merged.elsewhere():  # drawn hollow, never compared: said, not dropped silently
+        print(f"another setting: {line}")
     try:
         out = ClassPage(merged).write(args.out)
     except OSError as e:
         raise ValueError(f"cannot write {args.out}: {e.strerror or e}") from e
     best = merged.optimum()
     print(f"{len(merged.runs)} runs from {len(merged.machines())} laptop(s), "
-          f"{len(merged.skipped)} skipped; class optimum {best['shape']} ({best['params']:,} "
+          f"{len(merged.skipped)} skipped, {len(merged.runs) - len(merged.compared())} at another "
+          f"setting; class setting {merged.setting_text()}: optimum {best['shape']} ({best['params']:,} "
           f"parameters, median val_bpb {best['val_bpb']:.4f}); wrote {out}")
     return 0
 
 
 COMMANDS = {"train": cmd_train, "eval": cmd_eval, "sample": cmd_sample, "prepare": cmd_prepare,
-            "calibrate": cmd_calibrate, "class": cmd_class}
+            "calibrate": cmd_calibrate, "class": cmd_class, "web": cmd_web}

@@ -129,6 +129,12 @@ def token_byte_lengths(tok: Tokenizer) -> np.ndarray:
     return lengths
 
 
+def token_pieces(tok: Tokenizer, text: str) -> list[str]:
+    """The text of each token `text` splits into, in order, to show where the tokenizer cuts.
+    Byte-level: a token holding part of a multi-byte character shows as U+FFFD."""
+    return [tok.decode([i]) for i in tok.encode(text).ids]
+
+
 def encode_docs(tok: Tokenizer, docs: list[str], desc: str, progress: bool) -> np.ndarray:
     """Token ids of each document followed by end-of-text, as one uint16 array."""
     eot = tok.token_to_id(EOT)

@@ -130,3 +130,11 @@ def in_defaults(spec: dict, base: dict | None = None) -> bool:
     """Whether every setting in which `spec` differs from `base` is tinylm's default now."""
     d, changed = defaults(), changes(spec, base)
     return bool(changed) and all(d.get(k) == v for k, v in changed.items())
+
+
+def not_in_defaults(spec: dict, base: dict | None = None) -> dict:
+    """The settings in which `spec` differs from `base` that are not tinylm's default now: a
+    row that bundles the recipe of its day (96 wide, before the width followed the budget) is
+    still mostly today's recipe, and this says which part is not."""
+    d = defaults()
+    return {k: v for k, v in changes(spec, base).items() if d.get(k) != v}

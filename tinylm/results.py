@@ -27,8 +27,16 @@ KNOWN_STUDIES = {"recipe-300s": ["--budget", "300", "--repeats", "2", "gpt2", "d
 Warn = Callable[[str], None]
 
 
+INSTALLED = Path(__file__).resolve().parent / "stored_results"  # the wheel's copy (setup.py)
+
+
 def results_dir() -> Path:
-    return Path(os.environ.get("TINYLM_RESULTS_DIR") or REPO / "benchmarks" / "results")
+    """$TINYLM_RESULTS_DIR, else the checkout's benchmarks/results, else the copy a wheel
+    carries (Colab installs tinylm without the repository)."""
+    if os.environ.get("TINYLM_RESULTS_DIR"):
+        return Path(os.environ["TINYLM_RESULTS_DIR"])
+    checkout = REPO / "benchmarks" / "results"
+    return checkout if checkout.is_dir() or not INSTALLED.is_dir() else INSTALLED
 
 
 def use_results(folder: str | Path) -> None:
@@ -116,13 +124,14 @@ CHECK_COLUMNS = ["study", "budget_s", "threads", "pick", "pick_val_bpb", "best",
                  "gap", "within_criterion"]
 
 
-def calibrate_checks(*names: str) -> list[dict]:
+def calibrate_checks(*names: str, file: str = "calibrate-check.json") -> list[dict]:
     """What `python -m benchmarks.calibrate_check` found for these studies: calibrate's pick on
     the sweep's machine, the sweep's best and the gap; one row each (studies not checked yet are
-    left out). Shapes are shown as WIDTHxLAYERSxHEADS."""
+    left out). Shapes are shown as WIDTHxLAYERSxHEADS. `file`: the check's file in the study's
+    folder (`--save-as calibrate-recheck.json` stores a later check beside the first)."""
     rows = []
     for name in names:
-        f = results_dir() / name / "calibrate-check.json"
+        f = results_dir() / name / file
         if f.exists():
             row = json.loads(f.read_text())
             for key in ("pick", "best"):

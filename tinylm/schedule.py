@@ -72,6 +72,12 @@ class TrainConfig:
                                                 "budget (when writing to a folder)")
     steps: int | None = option(None, "a fixed step count drives the schedule instead of the "
                                      "clock (reproducible runs); the budget still caps the run")
+    sample_at_s: tuple[float, ...] | None = option(None, "seconds of training at which to "
+                                                         "record the validation score and a "
+                                                         "seeded sample (the clock stops while "
+                                                         "it writes): watch it learn")
+    sample_prompt: str = option("Once upon a time", "prompt of the samples of sample_at_s")
+    sample_tokens: int = option(40, "tokens of each sample of sample_at_s")
 
     def validate(self) -> None:
         """ValueError naming the field and a fix, before any expensive work."""
@@ -104,7 +110,17 @@ class TrainConfig:
             raise ValueError("weight_decay and grad_clip must be >= 0 (0 turns clipping off)")
         if not 0 < self.eval_every_frac <= 1 or not 0 < self.checkpoint_every_frac <= 1:
             raise ValueError("eval_every_frac and checkpoint_every_frac must be in (0, 1]")
-        for name in ("batch_size", "eval_tokens"):
+        if self.sample_at_s is not None:
+            moments = self.sample_at_s
+            if isinstance(moments, (str, bytes)) or not hasattr(moments, "__iter__") or not all(
+                    isinstance(m, (int, float)) and not isinstance(m, bool) and math.isfinite(m)
+                    and m > 0 for m in moments):
+                raise ValueError(f"sample_at_s must be positive seconds, e.g. (5, 30, 60), got "
+                                 f"{moments!r}")
+            self.sample_at_s = tuple(sorted(float(m) for m in moments))
+        if not isinstance(self.sample_prompt, str):
+            raise ValueError(f"sample_prompt must be text, got {self.sample_prompt!r}")
+        for name in ("batch_size", "eval_tokens", "sample_tokens"):
             positive_int(name, getattr(self, name))
         for name in ("final_eval_tokens", "threads", "steps"):
             if getattr(self, name) is not None:

@@ -33,6 +33,7 @@ from .optim import make_optimizer
 from .outcome import TrainResult, run_metrics
 from .resources import check_fits, usable_cpus
 from .runs import RunLock
+from .sample import generate
 from .schedule import TrainConfig, lr_at, momentum_at
 
 __all__ = ["TrainConfig", "TrainResult", "lr_at", "train", "want_compile"]
@@ -94,14 +95,14 @@ def train(data: TokenData, model_cfg: ModelConfig | None = None,
     if not ranks.main:  # rank 0 alone saves, reports and shows progress
         out_dir, callback, progress = None, None, False
     loop = _Loop(model, optimizer, batches, windows, data.token_bytes, train_cfg, device, dtype,
-                 ranks, resumed, callback, progress)
+                 ranks, resumed, callback, progress, data.tokenizer)
     info = {**(info or {}), "train_config": asdict(train_cfg), "data": data.meta}
 
     def save(status: str, metrics: dict | None = None) -> str:
         """Write a checkpoint; returns "" or why it could not be written (training goes on)."""
         state = None if status == "completed" else checkpoint.training_state(
             optimizer, batches, elapsed_s=loop.elapsed(), tokens=loop.tokens, step=loop.step,
-            history=loop.history)
+            history=loop.history, timeline=loop.timeline)
         try:
             checkpoint.save(out_dir, model, data.tokenizer, {**info, "status": status}, metrics,
                             state)
@@ -143,8 +144,10 @@ class _Loop:
     """The step loop and its bookkeeping, kept apart from setup and saving."""
 
     def __init__(self, model, optimizer, batches: Batches, windows: torch.Tensor, token_bytes,
-                 cfg: TrainConfig, device, dtype, ranks, resumed: dict | None, callback, progress):
+                 cfg: TrainConfig, device, dtype, ranks, resumed: dict | None, callback, progress,
+                 tokenizer=None):
         self.model, self.optimizer, self.batches, self.cfg = model, optimizer, batches, cfg
+        self.tokenizer = tokenizer
         self.device, self.dtype, self.ranks = device, dtype, ranks
         self.token_bytes, self.callback = token_bytes, callback
         n = max(1, min(len(windows), cfg.eval_tokens // (windows.shape[1] - 1)))
@@ -167,6 +170,9 @@ class _Loop:
         self.tokens = self.tokens0 = resumed.get("tokens", 0)
         self.step = resumed.get("step", 0)
         self.history: list[dict] = list(resumed.get("history", []))
+        self.timeline: list[dict] = list(resumed.get("timeline", []))  # cfg.sample_at_s moments
+        done = {r["at_s"] for r in self.timeline}
+        self.moments = [m for m in (cfg.sample_at_s or ()) if m not in done and m > self.elapsed0]
         self.losses: list[float] = []  # training losses since the last log record
         self.good = self._snapshot()  # weights of the last finite evaluation
         # the moving average of the weights (torch's own EMA); a resumed run restarts it
@@ -194,6 +200,7 @@ class _Loop:
                 now, stopping = distributed.agree(self.ranks, self.elapsed(),
                                                   stop is not None and stop())
                 if now >= cfg.budget_s or (cfg.steps is not None and self.step >= cfg.steps):
+                    self._record_moments(float("inf"))  # those at the end: the final weights
                     break
                 if stopping:
                     status = "stopped"
@@ -214,6 +221,8 @@ class _Loop:
                     self._log(now, lr, evaluate_now=now >= next_eval)
                     next_log = now + log_every
                     next_eval += eval_every if now >= next_eval else 0
+                if self.moments and now >= self.moments[0]:
+                    self._record_moments(now)
                 if save is not None and now >= next_save:
                     save("running")
                     next_save += cfg.budget_s * cfg.checkpoint_every_frac
@@ -266,6 +275,24 @@ class _Loop:
         self.tokens += x.numel() * self.ranks.world
         self.losses.append(value)
         return value
+
+    def _record_moments(self, now: float) -> None:
+        """Score and sample the model at each moment of `sample_at_s` that `now` has passed,
+        with the clock stopped: recording what the model writes costs no training time."""
+        t0 = time.perf_counter()
+        while self.moments and self.moments[0] <= min(now, self.cfg.budget_s):
+            at = self.moments.pop(0)
+            val = evaluate(self.model, self.eval_windows, self.token_bytes, self.device,
+                           self.dtype)
+            text = generate(self.model, self.tokenizer, self.cfg.sample_prompt,
+                            max_new_tokens=self.cfg.sample_tokens, temperature=0.8, top_k=40,
+                            seed=self.cfg.seed) if self.tokenizer is not None else ""
+            self.timeline.append({"at_s": at, "elapsed_s": round(self.elapsed(), 3),
+                                  "step": self.step, "tokens": self.tokens,
+                                  "val_bpb": val["val_bpb"], "text": text})
+            if self.callback:
+                self.callback({"event": "sample", **self.timeline[-1]})
+        self.start += time.perf_counter() - t0  # the clock stood still
 
     def end_on_average(self) -> None:
         """Put the moving average (if kept) into the model: it is what is evaluated and saved."""

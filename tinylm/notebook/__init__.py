@@ -11,21 +11,38 @@ from ..analysis import (
     EFFECT_COLUMNS,
     FAMILY_NAMES,
     OPTIMA_COLUMNS,
+    SWEEP_COLUMNS,
+    UNCONFIRMED,
+    at_time,
     calibration,
     closest,
     effects,
     family_rows,
     family_verdicts,
     find,
+    flip_text,
+    flips,
+    needed_margin,
+    noise_at,
     optima,
     optimum,
+    picks_text,
     recipe_specs,
+    repeat_spread,
     repetition,
+    rows_by_width,
+    seed_noise,
+    shape_of,
     speed_factor,
+    stored_noise,
     verdict_text,
     verdicts,
+    width_of,
+    width_rule,
+    with_every_run,
     your_optimum,
 )
+from ..recipe_card import CARD_COLUMNS, card_rows
 from ..recipes import changes, describe_spec, in_defaults
 from ..results import (
     CHECK_COLUMNS,
@@ -38,6 +55,7 @@ from ..results import (
 )
 from .claims import ClaimError, claim
 from .classroom import ClassPage, class_figure, merge_class, study_csvs
+from .diagrams import gpt_diagram
 from .display import HTML, Figure, figure, fmt, mode_note, note, png, show, table
 from .figures import (
     alternatives,
@@ -52,7 +70,9 @@ from .figures import (
 )
 from .live import LiveLoss, train_recipe
 from .panels import SamplingPanel, TrainingPanel, sampling_panel, training_panel
+from .recipe_views import attention_speed, margin_text, recipe_card, schedules, seed_spread, versus
 from .source import Source, source
+from .timeline import load_timeline, timeline
 from .views import (
     data_table,
     effects_table,
@@ -66,15 +86,19 @@ from .views import (
 )
 
 __all__ = [
-    "ClaimError", "ClassPage", "CHECK_COLUMNS", "EFFECT_COLUMNS", "FAMILY_NAMES", "Figure", "HTML", "LiveLoss",
-    "OPTIMA_COLUMNS", "REPO", "SamplingPanel", "Source", "Study", "TrainingPanel",
-    "alternatives", "calibrate_checks", "calibration", "changes", "claim", "class_figure", "closest", "data_table",
-    "delta_bars", "describe_spec", "effects", "effects_table", "family_rows", "family_sizes",
-    "family_verdicts", "figure", "find", "fmt", "harness_commands", "in_defaults",
-    "load_studies", "load_study", "loss_curves", "loss_line", "merge_class", "metrics_table",
-    "mode_note", "note", "optima", "optimum", "optimum_vs_budget", "png", "prob_colour",
-    "recipe_specs", "repetition", "results_dir", "samples", "sampling_panel", "show",
-    "size_curves", "source", "speed_factor", "stored_samples", "study_csvs", "study_curves",
-    "table", "throughput", "tokens_html", "train_recipe", "training_panel", "use_results",
-    "verdict_text", "verdicts", "your_optimum",
+    "CARD_COLUMNS", "CHECK_COLUMNS", "ClaimError", "ClassPage", "EFFECT_COLUMNS", "FAMILY_NAMES",
+    "Figure", "HTML", "LiveLoss", "OPTIMA_COLUMNS", "REPO", "SamplingPanel", "Source", "Study",
+    "SWEEP_COLUMNS", "TrainingPanel", "UNCONFIRMED", "alternatives", "at_time", "attention_speed",
+    "calibrate_checks", "calibration", "card_rows", "changes", "claim", "class_figure", "closest",
+    "data_table", "delta_bars", "describe_spec", "effects", "effects_table", "family_rows",
+    "family_sizes", "family_verdicts", "figure", "find", "flip_text", "flips", "fmt", "gpt_diagram",
+    "harness_commands", "in_defaults", "load_studies", "load_study", "load_timeline", "loss_curves",
+    "loss_line", "margin_text", "merge_class", "metrics_table", "mode_note", "needed_margin",
+    "noise_at", "note", "optima", "optimum", "optimum_vs_budget", "picks_text", "png",
+    "prob_colour", "recipe_card", "recipe_specs", "repeat_spread", "repetition", "results_dir",
+    "rows_by_width", "samples", "sampling_panel", "schedules", "seed_noise", "seed_spread",
+    "shape_of", "show", "size_curves", "source", "speed_factor", "stored_noise", "stored_samples",
+    "study_csvs", "study_curves", "table", "throughput", "timeline", "tokens_html", "train_recipe",
+    "training_panel", "use_results", "verdict_text", "verdicts", "versus", "width_of", "width_rule",
+    "with_every_run", "your_optimum",
 ]

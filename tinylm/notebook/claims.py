@@ -17,8 +17,9 @@ class ClaimError(AssertionError):
 
 
 def claim(holds: bool, sentence: str, *, otherwise: str | None = None,
-          live: bool = False) -> str:
-    """Print `sentence` if `holds`, else `otherwise`; with neither, fail (warn for quick live runs)."""
+          live: bool = False) -> None:
+    """Print `sentence` if `holds`, else `otherwise`; with neither, fail (warn for quick live runs).
+    Returns nothing, so a claim on a cell's last line is not shown a second time."""
     if holds:
         text = sentence
     elif otherwise is not None:
@@ -29,4 +30,3 @@ def claim(holds: bool, sentence: str, *, otherwise: str | None = None,
         raise ClaimError(f"the chapter says {sentence!r}, but its numbers no longer show it: "
                          "rewrite the sentence or pass otherwise=")
     print(text)
-    return text

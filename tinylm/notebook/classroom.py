@@ -24,7 +24,7 @@ from ..classroom import ClassRuns
 from ..results import Study
 from .display import HTML, Figure, figure, note, png, table
 
-RUN_COLUMNS = ["file", "line", "run", "machine", "width", "layers", "heads", "params", "corpus",
+RUN_COLUMNS = ["file", "line", "run", "student", "machine", "width", "layers", "heads", "params", "corpus",
                "budget_s", "tokens_per_s", "val_bpb"]
 PAGE_STYLE = ("body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;"
               "padding:0 1em;color:#222} img{max-width:100%} li{margin:2px 0}"
@@ -38,6 +38,8 @@ def class_figure(merged: ClassRuns) -> Figure | HTML:
     another budget or corpus are drawn hollow."""
     if not merged.runs:
         return note("No runs to plot.")
+    if not merged.compared():
+        return note(f"No run at the class setting ({merged.setting_text()}) to plot.")
     machines = {m["machine"]: m for m in merged.machines()}
     speed = {m: row["tokens_per_s"] for m, row in machines.items()}
     low, high = min(speed.values()), max(speed.values())
@@ -79,7 +81,7 @@ def class_figure(merged: ClassRuns) -> Figure | HTML:
     corpus, budget = merged.setting
     ax.set(xlabel="parameters", ylabel="val bits per byte (lower is better)")
     ax.set_title(f"the class's U-curve: {len(merged.runs)} runs from {len(machines)} laptops "
-                 f"({budget:g} s on {corpus})", fontsize=10)
+                 f"(class setting: {budget:g} s on {corpus})", fontsize=10)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7.5, loc="upper left", bbox_to_anchor=(0.0, -0.16), ncols=2, frameon=False)
     return fig
@@ -97,11 +99,20 @@ class ClassPage:
 
     def _paragraphs(self) -> list[str]:
         m, best = self.merged, self.merged.optimum()
-        if best is None:
+        if not m.runs:
             return [f"No usable runs ({len(m.skipped)} file(s) or row(s) skipped)."]
+        if best is None:
+            found = sorted({f"{r['budget_s']:g} s on {r['corpus']}" for r in m.runs})
+            return [f"No run at the class setting ({m.setting_text()}): the {len(m.runs)} runs "
+                    f"were at {', '.join(found)}."]
         laptops = m.machines()
+        elsewhere = len(m.runs) - len(m.compared())
+        how = "given" if (m.corpus, m.budget_s) != (None, None) else "the most common"
         text = [f"{len(m.runs)} runs from {len(laptops)} laptop(s) in {len(m.files)} file(s); "
-                f"{len(m.skipped)} file(s) or row(s) skipped.",
+                f"{len(m.skipped)} file(s) or row(s) skipped; "
+                + (f"{elsewhere} run(s) at another setting than the class's (named below)."
+                   if elsewhere else "no run at another setting."),
+                f"Class setting ({how}): {m.setting_text()}. "
                 f"The optimum is compared over the {len(m.compared())} runs at "
                 f"{best['budget_s']:g} s on {best['corpus']}: {best['shape']} "
                 f"({best['params']:,} parameters), median val_bpb {best['val_bpb']:.4f} over "
@@ -125,8 +136,13 @@ class ClassPage:
                    if isinstance(fig, Figure) else fig._repr_html_())
         paragraphs = "".join(f"<p>{html.escape(t)}</p>" for t in self._paragraphs())
         runs = sorted(m.runs, key=lambda r: (r["params"], r["val_bpb"]))
+        laptops = (table(laptop_rows(m), digits=4)._repr_html_() if m.runs
+                   else _items([], "no laptop"))
+        elsewhere = m.elsewhere()
         return (f"{paragraphs}{picture}"
-                f"<h2>Laptops</h2>{table(laptop_rows(m), digits=4)._repr_html_()}"
+                f"<h2>Laptops</h2>{laptops}"
+                f"<h2>At another setting ({len(elsewhere)})</h2>"
+                f"{_items(elsewhere, f'every run is at the class setting ({m.setting_text()})')}"
                 f"<h2>Skipped ({len(m.skipped)})</h2>{_items(m.skipped, 'nothing skipped')}"
                 + (f"<h2>Notes</h2>{_items(m.notes, '')}" if m.notes else "")
                 + f"<details><summary>every run ({len(runs)})</summary>"
@@ -152,13 +168,16 @@ class ClassPage:
 
 def laptop_rows(merged: ClassRuns) -> list[dict]:
     """`merged.machines()` for a table a page can show without scrolling sideways."""
-    return [{"laptop": m["machine"], "files": m["files"], "runs": m["runs"],
+    laptops = merged.machines()
+    named = any(m["students"] for m in laptops)  # no empty column for anonymous files
+    return [{"laptop": m["machine"], "files": m["files"],
+             **({"students": m["students"]} if named else {}), "runs": m["runs"],
              "tokens/s at the best size": m["tokens_per_s"],
              "best run": f"{m['best_shape']} ({m['best_params']:,})",
              "its val_bpb": m["best_val_bpb"],
              "calibrate pick": f"{m['calibrate_shape']} ({m['calibrate_params']:,}, for "
                                f"{m['calibrate_budget_s']:g} s)" if m["calibrate_params"] else "none"}
-            for m in merged.machines()]
+            for m in laptops]
 
 
 def _items(lines: list[str], empty: str) -> str:
@@ -167,10 +186,13 @@ def _items(lines: list[str], empty: str) -> str:
     return "<ul>" + "".join(f"<li>{html.escape(line)}</li>" for line in lines) + "</ul>"
 
 
-def merge_class(files, out: str | Path | None = None) -> ClassPage:
+def merge_class(files, out: str | Path | None = None, *, budget_s: float | None = None,
+                corpus: str | None = None) -> ClassPage:
     """Merge a class's exported CSVs (paths, or a folder of them) into a page; written to
-    `out` when given. The same as `python -m tinylm class merge FILES --out class.html`."""
-    page = ClassPage(classroom.merge(files))
+    `out` when given. `budget_s` and `corpus` are the class setting (default: the most common);
+    runs at another setting are drawn hollow and named on the page. The same as
+    `python -m tinylm class merge FILES --budget 60 --corpus tinystories --out class.html`."""
+    page = ClassPage(classroom.merge(files, corpus=corpus, budget_s=budget_s))
     if out is not None:
         page.write(out)
     return page

@@ -6,6 +6,8 @@ drawn by `loss_line`, so they share units and style. A missing study gives a not
 
 from __future__ import annotations
 
+import re
+
 from ..analysis import FAMILY_NAMES, family_rows, optima
 from ..evaluate import bits_per_byte
 from ..results import Study
@@ -72,9 +74,17 @@ def harness_curves(runs: list[dict], names: dict[str, str], title: str) -> Figur
 # ---------------------------------------------------------------- the size sweep
 
 
+def _default_sweep(s: Study) -> bool:
+    """A sweep of the default recipe's width (sizes-60s, sizes3-60s, threads1-sizes2-300s)."""
+    return re.match(r"(threads\d+-)?sizes\d*-", s.name) is not None
+
+
 def _budget_label(s: Study) -> str:
-    """'300 s' for the default recipe's sweeps, the study's name for any other."""
-    return f"{s.budget_s:.0f} s" if s.budget_s and s.name.startswith("sizes-") else s.name
+    """'300 s' for the default recipe's sweeps (with the study's name, where it is not plain
+    sizes-), the study's name for any other."""
+    if not (s.budget_s and _default_sweep(s)):
+        return s.name
+    return f"{s.budget_s:.0f} s" + ("" if s.name.startswith("sizes-") else f" ({s.name})")
 
 
 def size_curves(studies: list[Study], key: str = "val_bpb"):
@@ -84,7 +94,7 @@ def size_curves(studies: list[Study], key: str = "val_bpb"):
     fig, ax = figure()
     for s in studies:
         rows = sorted(s.rows, key=lambda r: r["params"])
-        style = "o-" if s.name.startswith("sizes-") else "s--"
+        style = "o-" if _default_sweep(s) and not s.name.startswith("threads") else "s--"
         (line,) = ax.plot([r["params"] for r in rows], [r[key] for r in rows], style, ms=4,
                           label=_budget_label(s))
         best = min(rows, key=lambda r: r[key])
@@ -119,16 +129,33 @@ def throughput(studies: list[Study], measured: list[dict] | None = None):
 
 
 def optimum_vs_budget(studies: list[Study]):
-    """The best parameter count against the training budget (needs two budgets or more)."""
-    if len(studies) < 2:
+    """The best parameter count against the training budget, one line per thread count, each
+    star labelled with its width and study (needs two budgets or more)."""
+    if len({s.budget_s for s in studies}) < 2:
         return note("Only one training budget is stored: nothing to compare yet.")
     rows = optima(studies)
     fig, ax = figure(height=3.0)
-    ax.plot([r["budget_s"] for r in rows], [r["params"] for r in rows], "*-", ms=12)
+    for threads in sorted({r["threads"] or 0 for r in rows}, reverse=True):
+        part = sorted((r for r in rows if (r["threads"] or 0) == threads),
+                      key=lambda r: r["budget_s"])
+        label = f"{threads} thread{'s' * (threads != 1)}" if threads else "stored sweeps"
+        ax.plot([r["budget_s"] for r in part], [r["params"] for r in part], "*-", ms=12,
+                label=label)
+    points: dict[tuple, list[str]] = {}  # sweeps with the same best size share one label
+    for r in rows:
+        points.setdefault((r["budget_s"], r["params"], r["width"]), []).append(r["study"])
+    for (budget, params, width), names in points.items():
+        ax.annotate(f"width {width}\n" + "\n".join(names), (budget, params), fontsize=8,
+                    textcoords="offset points", xytext=(8, -4), va="top")
     ax.set_xscale("log")
     ax.set_yscale("log")
+    budgets = sorted({r["budget_s"] for r in rows})
+    ax.set_xticks(budgets, [f"{b:g}" for b in budgets])
+    ax.set_xticks([], minor=True)
+    ax.set_xlim(budgets[0] / 1.4, budgets[-1] * 2.2)
     ax.set(xlabel="training budget (seconds)", ylabel="best size (parameters)")
-    ax.set_title("the optimum moves with the budget", fontsize=10)
+    ax.set_title("the best size of each stored sweep, against its budget", fontsize=10)
+    ax.legend(fontsize=8, loc="upper left")
     return fig
 
 
@@ -146,8 +173,7 @@ def delta_bars(rows: list[dict]):
     axes = fig.subplots(len(studies), 1, squeeze=False, height_ratios=[n + 1.5 for n in sizes])
     for ax, study in zip(axes[:, 0], studies):
         part = [r for r in rows if r["study"] == study]
-        colours = [BETTER if r["verdict"] == "helps" else WORSE if r["verdict"] == "hurts"
-                   else NEUTRAL for r in part]
+        colours = [_colour(r["verdict"]) for r in part]
         y = list(range(len(part)))
         ax.barh(y, [r["delta_bpb"] for r in part], xerr=[r["plus_minus"] for r in part],
                 color=colours, capsize=3)
@@ -159,6 +185,15 @@ def delta_bars(rows: list[dict]):
                      + ": one change to its first recipe", fontsize=9)
     axes[-1, 0].set_xlabel("change in val_bpb (bits per byte; negative = better)")
     return fig
+
+
+def _colour(verdict: str) -> str:
+    """Green helps, red hurts; paler for a single run beyond the noise (unconfirmed)."""
+    if verdict in ("helps", "hurts"):
+        return BETTER if verdict == "helps" else WORSE
+    if verdict.startswith(("better", "worse")):
+        return "#94d2bd" if verdict.startswith("better") else "#f4a261"
+    return NEUTRAL
 
 
 def _short(text: str, limit: int = 40) -> str:

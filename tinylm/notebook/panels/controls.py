@@ -33,7 +33,7 @@ def passed_through(options: dict) -> tuple[dict, dict]:
     if unknown:
         raise TypeError(f"training_panel() got unknown settings {sorted(unknown)}; it takes "
                         "width, layers, heads, context, vocab, lr, batch_size, corpus, budget, "
-                        "prompt, and ModelConfig/TrainConfig fields")
+                        "prompt, student, fixed, and ModelConfig/TrainConfig fields")
     # A short final evaluation keeps the round trip from Train to a sample short; runs stay
     # comparable.
     return ({k: v for k, v in options.items() if k in _MODEL_KEYS},
@@ -66,6 +66,20 @@ def sliders(width: int, layers: int, heads: int, context: int, vocab: int, corpu
     }
 
 
+def fix(controls: dict[str, W.Widget], names) -> list[str]:
+    """Disable the named controls: a class setting (the budget, the corpus) that every
+    student's runs must share to be compared. ValueError for a name that is no control."""
+    names = [names] if isinstance(names, str) else list(names)
+    unknown = [n for n in names if n not in controls]
+    if unknown:
+        raise ValueError(f"fixed={unknown} names no control of the training panel; use some of "
+                         f"{', '.join(controls)}")
+    for name in names:
+        controls[name].disabled = True
+        controls[name].tooltip = "fixed for the class by the teacher"
+    return names
+
+
 def outputs() -> dict[str, W.Widget]:
     """{name: widget} for what a training panel says and shows, and its buttons."""
     def hidden():  # shown only when needed; a layout each, so each shows alone
@@ -73,6 +87,7 @@ def outputs() -> dict[str, W.Widget]:
 
     return {
         "web_note": web_note("training panel"),
+        "class_note": W.HTML(**hidden()),
         "heads_warning": W.HTML(layout=W.Layout(max_width="24em")),
         "params_label": W.HTML(), "memory_label": W.HTML(), "tokens_label": W.HTML(),
         "train_button": W.Button(description="Train", button_style="success", icon="play"),
@@ -105,7 +120,7 @@ def layout(w: dict[str, W.Widget]) -> list[W.Widget]:
                                                              "heads_warning", "context", "vocab"))])
     training = W.VBox([W.HTML("<b>Training</b>"),
                        *(w[k] for k in ("corpus", "lr", "batch_size", "budget"))])
-    return [w["web_note"], row(model, training),
+    return [w["web_note"], w["class_note"], row(model, training),
             W.VBox([w["params_label"], w["memory_label"], w["tokens_label"]]),
             row(w["train_button"], w["stop_button"], w["progress"]), w["colab_note"],
             w["busy_notice"], row(w["wait_button"], w["anyway_button"]), w["status"],

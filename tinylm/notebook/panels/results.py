@@ -21,10 +21,10 @@ def result_row(run: int, settings: dict, cfg, metrics: dict, status: str) -> dic
             "val_bpb": round(m["val_bpb"], 4), "val_ppl": round(m["val_ppl"], 2), "status": status}
 
 
-def to_csv(rows: list[dict]) -> str:
+def to_csv(rows: list[dict], student: str | None = None) -> str:
     """The runs as CSV in the class's export format (`tinylm.classroom.to_csv`: with this
-    laptop's id and each run's tokens per second)."""
-    return classroom.to_csv(rows)
+    laptop's id, the student's name and each run's tokens per second)."""
+    return classroom.to_csv(rows, student=student)
 
 
 def table_html(rows: list[dict]) -> str:
@@ -37,7 +37,9 @@ def table_html(rows: list[dict]) -> str:
             f"<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>")
 
 
-def csv_link_html(rows: list[dict]) -> str:
-    """A link that downloads the runs as CSV (the data is in the link: works in the built book)."""
-    href = "data:text/csv;charset=utf-8," + urllib.parse.quote(to_csv(rows))
-    return f"<a download='tinylm-runs.csv' href='{href}'>download the table as CSV</a>"
+def csv_link_html(rows: list[dict], student: str | None = None) -> str:
+    """A link that downloads the runs as CSV, named after the student (the data is in the link:
+    works in the built book)."""
+    href = "data:text/csv;charset=utf-8," + urllib.parse.quote(to_csv(rows, student))
+    name = html.escape(classroom.csv_name(student), quote=True)
+    return f"<a download='{name}' href='{href}'>download the table as CSV ({name})</a>"

@@ -1,4 +1,4 @@
-"""The chapter-3 panel: sliders for a model and its training, Train and Stop, live curves, results.
+"""The training panel: sliders for a model and its training, Train and Stop, live curves, results.
 
 Why it is built this way:
 - Training runs in a background thread. A widget click is a message the kernel handles only
@@ -20,7 +20,7 @@ from pathlib import Path
 
 import ipywidgets as W
 
-from ... import quick
+from ... import classroom, quick
 from ...data import DataConfig
 from ...evaluate import bits_per_byte
 from ...models import ModelConfig
@@ -28,7 +28,7 @@ from ...sample import stream
 from ...train import TrainConfig, TrainResult, train
 from ..live import loss_png, results_png
 from . import colab, info, kernel, others, results, speed
-from .controls import layout, outputs, passed_through, sliders
+from .controls import fix, layout, outputs, passed_through, sliders
 from .format import metrics_text, red, story_html
 
 PROMPTS = {"tinystories": "Once upon a time", "simplewiki": "The"}
@@ -42,6 +42,11 @@ def training_panel(**defaults) -> TrainingPanel:
     Keywords set the starting values (width, layers, heads, context, vocab, lr, batch_size,
     corpus, budget in seconds, prompt); other `ModelConfig`/`TrainConfig` fields (mlp="swiglu",
     compile="on", ...) are passed through unchanged.
+
+    For a class: `student` names the exported CSV (its file name and a column) and `fixed`
+    disables controls at their starting values, so every student's runs share the class
+    setting: `training_panel(budget=60, corpus="tinystories", student="Ada",
+    fixed=("budget", "corpus"))`.
     """
     return TrainingPanel(**defaults)
 
@@ -56,18 +61,25 @@ class TrainingPanel(W.VBox):
                  vocab: int = DataConfig.vocab_size, lr: float = TrainConfig.lr,
                  batch_size: int = TrainConfig.batch_size, corpus: str = DataConfig.corpus,
                  budget: float | None = None, prompt: str | None = None, sample_tokens: int = 120,
-                 calibrate_speed: bool = True, **options):
+                 calibrate_speed: bool = True, student: str | None = None,
+                 fixed: tuple[str, ...] | str = (), **options):
         self.model_options, self.train_options = passed_through(options)
+        if student is not None and not isinstance(student, str):
+            raise ValueError(f"student must be a name (text), not {student!r}")
+        self.student = (student or "").strip() or None
         self.prompt, self.sample_tokens = prompt, sample_tokens
         self.speeds = speed.SPEEDS
-        budget = max(1, round(quick.budget(30) if budget is None else budget))
+        # a minute, as the chapters train: a student's panel runs compare with theirs
+        budget = max(1, round(quick.budget(60) if budget is None else budget))
         if width is None:  # width="auto": what the recipe gives this budget
             width = ModelConfig().for_budget(budget).width
-        widgets = {**sliders(width, layers, heads, context, vocab, corpus, lr, batch_size, budget),
-                   **outputs()}
+        controls = sliders(width, layers, heads, context, vocab, corpus, lr, batch_size, budget)
+        widgets = {**controls, **outputs()}
         for name, widget in widgets.items():  # self.width, self.train_button, ...
             setattr(self, name, widget)
             widget.add_class(f"tinylm-{name.replace('_', '-')}")
+        self.fixed = fix(controls, fixed)
+        self._show_class_setting()
         self.results: list[dict] = []  # one row per finished run (RESULT_COLUMNS)
         self.records: list[dict] = []  # this run's log records
         self.result: TrainResult | None = None
@@ -261,14 +273,36 @@ class TrainingPanel(W.VBox):
                   "Change something and train again to compare.")
         self._update_info()
 
+    def _show_class_setting(self) -> None:
+        """Say what the teacher fixed and where the runs will be saved (nothing when neither)."""
+        self.export_button.tooltip = f"Write {self.csv_name} next to the notebook"
+        if not self.fixed and not self.student:
+            return
+        words = {"budget": f"budget {self.budget.value} s", "batch_size": "batch size",
+                 "lr": "learning rate"}
+        fixed = ", ".join(words.get(k, k) + ("" if k == "budget" else f" {getattr(self, k).value}")
+                          for k in self.fixed)
+        parts = ([f"<b>Class setting</b>: {html.escape(fixed)}, fixed for everyone."]
+                 if fixed else [])
+        if self.student:
+            parts.append(f"Runs of <b>{html.escape(self.student)}</b>, saved as "
+                         f"<code>{html.escape(self.csv_name)}</code>.")
+        self.class_note.value, self.class_note.layout.display = " ".join(parts), None
+
     # results
 
     def to_csv(self) -> str:
-        """The finished runs as CSV text (one row per run), to collect a class's results."""
-        return results.to_csv(self.results)
+        """The finished runs as CSV text (one row per run, with the student's name), to collect
+        a class's results."""
+        return results.to_csv(self.results, self.student)
 
-    def save_csv(self, path: str | Path = "tinylm-runs.csv") -> Path:
-        path = Path(path)
+    @property
+    def csv_name(self) -> str:
+        """The export's file name: tinylm-runs-<student>.csv (tinylm-runs.csv without a name)."""
+        return classroom.csv_name(self.student)
+
+    def save_csv(self, path: str | Path | None = None) -> Path:
+        path = Path(path or self.csv_name)
         path.write_text(self.to_csv())
         self.csv_link.value = f"saved {html.escape(str(path.resolve()))}"
         return path
@@ -277,5 +311,5 @@ class TrainingPanel(W.VBox):
         self.results_table.value = results.table_html(self.results)
         self.results_plot.value = results_png(self.results)
         self.results_plot.layout.display = None
-        self.csv_link.value = results.csv_link_html(self.results)
+        self.csv_link.value = results.csv_link_html(self.results, self.student)
         self.export_button.disabled = False
