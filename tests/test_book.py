@@ -13,9 +13,9 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 CHAPTERS = sorted(p.stem for p in (ROOT / "chapters").glob("[0-9][0-9]_*.ipynb"))
-# Figures each page must show (at least); chapters 3 and 4 end with an interactive panel.
-MIN_IMAGES = {"01": 3, "02": 3, "03": 2, "04": 2}
-WIDGET_PAGES = ("03", "04")
+# Figures each page must show (at least); chapters 4 and 5 end with an interactive panel.
+MIN_IMAGES = {"01": 3, "02": 3, "03": 6, "04": 2, "05": 2, "06": 3}
+WIDGET_PAGES = ("04", "05")
 
 
 @pytest.fixture
@@ -99,12 +99,13 @@ FULL_HTML = ROOT / "book" / "_build" / "html"  # `python book/build.py` (CI buil
 # images (PNG figures and plots), tables (nb.table), sample text, saved widget state (the
 # panels; chapters 1 and 2 also save their trainings' progress bars).
 STRUCTURE = {
-    "00": {"images": 0, "tables": 1},
+    "00": {"images": 0, "tables": 1, "timeline": True},
     "01": {"images": 3, "tables": 4, "samples": 'class="tinylm-samples"', "widgets": True},
-    "02": {"images": 5, "tables": 3, "widgets": True},
-    "03": {"images": 6, "tables": 5, "widgets": True},
-    "04": {"images": 2, "tables": 1, "samples": 'class="tinylm-tokens"', "widgets": True},
-    "05": {"images": 2, "tables": 4, "samples": "<th>sample</th>"},
+    "02": {"images": 3, "widgets": True},
+    "03": {"images": 6, "tables": 2, "widgets": True},
+    "04": {"images": 2, "tables": 3, "widgets": True},
+    "05": {"images": 2, "tables": 1, "samples": 'class="tinylm-tokens"', "widgets": True},
+    "06": {"images": 3, "tables": 2, "samples": "<th>sample</th>"},
 }
 
 
@@ -125,6 +126,8 @@ def structure_problems(html: Path) -> list[str]:
             problems.append(f"{stem}: {tables} tables, expected {want['tables']}")
         if "samples" in want and want["samples"] not in page:
             problems.append(f"{stem}: no sample text ({want['samples']})")
+        if want.get("timeline") and "data-tinylm-timeline" not in page:
+            problems.append(f"{stem}: no learning timeline")
         if want.get("widgets") and "application/vnd.jupyter.widget-state+json" not in page:
             problems.append(f"{stem}: no saved widget state")
     return problems

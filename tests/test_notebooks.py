@@ -133,6 +133,10 @@ def test_source_shows_the_package_code_with_its_lines():
             nb.source(GPT, lines=bad)
     with pytest.raises(ValueError, match="cannot import"):
         nb.source("nonexistent_module_xyz.thing")
+    long, short = nb.source("tinylm.train._Loop.run"), nb.source(GPT, lines=(1, 2))
+    assert long._repr_html_().startswith("<details") and "click to show" in long._repr_html_()
+    assert not short._repr_html_().startswith("<details")  # a few lines stay open
+    assert not nb.source("tinylm.train._Loop.run", folded=False)._repr_html_().startswith("<det")
 
 
 # ---------------------------------------------------------------- plot helpers, no training

@@ -24,6 +24,7 @@ BOX = ("border:1px solid #d0d7de;border-radius:6px;margin:6px 0;overflow:hidden;
        "max-width:100%")
 TITLE = ("background:#f0f3f6;color:#24292f;font:12px/1.6 monospace;padding:2px 10px;"
          "border-bottom:1px solid #d0d7de")
+FOLD_LINES = 15  # a longer listing starts folded: the chapter stays short, a click opens it
 
 
 def resolve(target):
@@ -47,8 +48,10 @@ class Source:
     plain text elsewhere. `code` holds the lines shown, `first` and `last` their numbers in
     `path`."""
 
-    def __init__(self, code: str, path: str, first: int, last: int, name: str):
+    def __init__(self, code: str, path: str, first: int, last: int, name: str,
+                 folded: bool | None = None):
         self.code, self.path, self.first, self.last, self.name = code, path, first, last, name
+        self.folded = code.count("\n") + 1 > FOLD_LINES if folded is None else folded
 
     @property
     def title(self) -> str:
@@ -60,8 +63,14 @@ class Source:
                                   prestyles="margin:0;padding:6px 10px;font-size:12.5px;"
                                             "line-height:1.45;overflow-x:auto")
         body = highlight(self.code, PythonLexer(), formatter)
-        return (f'<div class="tinylm-source-block" style="{BOX}"><div style="{TITLE}">'
-                f"{html.escape(self.title)}</div>{body}</div>")
+        title = f"<div style='display:inline'>{html.escape(self.title)}</div>"
+        if not self.folded:
+            return (f'<div class="tinylm-source-block" style="{BOX}"><div style="{TITLE}">'
+                    f"{title}</div>{body}</div>")
+        lines = self.last - self.first + 1
+        return (f'<details class="tinylm-source-block" style="{BOX}">'
+                f'<summary style="{TITLE};cursor:pointer">{title} '
+                f"<i>({lines} lines: click to show)</i></summary>{body}</details>")
 
     def _repr_markdown_(self) -> str:
         return f"`{self.title}`\n\n```python\n{self.code}\n```\n"
@@ -70,9 +79,10 @@ class Source:
         return f"# {self.title}\n{self.code}"
 
 
-def source(obj, lines: tuple[int | str, int | str] | None = None) -> Source:
+def source(obj, lines: tuple[int | str, int | str] | None = None,
+           folded: bool | None = None) -> Source:
     """The source of `obj` (a function, class or method, or its dotted name), as a titled,
-    highlighted block.
+    highlighted block; longer than `FOLD_LINES` it starts folded (`folded` decides instead).
 
     `lines=(first, last)` shows part of it: each end a line number counted from the object's
     first line (1), or a string, meaning the first line that contains it (`last` searched from
@@ -84,7 +94,8 @@ def source(obj, lines: tuple[int | str, int | str] | None = None) -> Source:
     code = textwrap.dedent("".join(found[a:b + 1])).rstrip("\n")
     module = inspect.getmodule(obj)
     name = f"{module.__name__}.{obj.__qualname__}" if module else obj.__qualname__
-    return Source(code, _relative(inspect.getsourcefile(obj)), start + a, start + b, name)
+    return Source(code, _relative(inspect.getsourcefile(obj)), start + a, start + b, name,
+                  folded)
 
 
 def _select(found: list[str], lines: tuple) -> tuple[int, int]:
