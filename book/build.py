@@ -45,7 +45,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", type=Path, help="output folder (default: book/ or book/quick/)")
     args = p.parse_args(argv)
     out = (args.out or OUTPUTS[args.quick]).resolve()
-    result = subprocess.run(command(out), cwd=ROOT, env=environment(args.quick, args.data))
+    env = environment(args.quick, args.data)
+    # nb.live_sampler writes the chapters' sampler pages straight into this build's _static
+    # (Sphinx adds html_static_path's files there and deletes none): the quick, the full and a
+    # test's build each serve their own models. Unset elsewhere, it writes nothing.
+    static = out / "_build" / "html" / "_static"
+    static.mkdir(parents=True, exist_ok=True)
+    env["TINYLM_BOOK_STATIC"] = str(static)
+    result = subprocess.run(command(out), cwd=ROOT, env=env)
     if result.returncode == 0:
         print(f"book: {out / '_build' / 'html' / 'index.html'}")
     return result.returncode

@@ -113,3 +113,21 @@ def test_width_takes_a_number_or_auto():
     width = next(a for a in train._actions if a.dest == "width")
     assert width.metavar == "INT|auto"
     assert f"128 for budgets of {WIDE_FROM_S:g} s or more" in width.help
+
+
+@pytest.mark.slow
+def test_training_without_a_compiler_says_so_in_one_line(tmp_path):
+    """`--compile auto` with a budget that would compile, on a machine with no C++ compiler (none
+    on PATH, CXX pointing nowhere): the run trains eager and one line says why and what to
+    install, instead of silently training at half speed."""
+    env = {**os.environ, "PYTHONWARNINGS": "ignore", "PATH": str(tmp_path), "CXX": "no-such-c++"}
+    r = subprocess.run([sys.executable, "-m", "tinylm", "train", *SMALL, *TINY_MODEL, "--budget",
+                        "60", "--steps", "3", "--device", "cpu", "--quiet", "--out",
+                        str(tmp_path / "run")], capture_output=True, text=True, timeout=300,
+                       env=env)
+    assert r.returncode == 0, r.stderr
+    lines = [line for line in r.stderr.splitlines() if "torch.compile" in line]
+    assert len(lines) == 1 and "training without torch.compile" in lines[0], r.stderr
+    assert "--compile off" in lines[0] and ("g++" in lines[0] or "Visual Studio" in lines[0])
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert metrics["compiled"] is False

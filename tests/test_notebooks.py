@@ -90,7 +90,7 @@ def test_chapter_executes_in_quick_mode_from_a_wheel(path, wheel_site, tmp_path,
 
 
 # Figures each chapter must show (at least), in quick mode with or without stored results.
-EXPECTED_IMAGES = {"01": 3, "02": 3, "03": 6, "04": 2, "05": 2, "06": 3, "appendix_log": 2}
+EXPECTED_IMAGES = {"01": 3, "02": 3, "03": 6, "04": 2, "05": 2, "06": 1, "appendix_log": 2}
 # Code each chapter shows from the package's source (`nb.source`, titled with the name).
 EXPECTED_SOURCE = {
     "02": ("tinylm.models.layers.Block",),
@@ -101,8 +101,8 @@ EXPECTED_SOURCE = {
            "tinylm.train._Loop._train_step", "tinylm.train._Loop._log"),
     "appendix_log": ("tinylm.models.heads.AdaptiveHead", "tinylm.models.layers.attend"),
 }
-# Other HTML a chapter must show: chapter 4 merges the stored sweeps as a class's CSVs.
-EXPECTED_HTML = {"04": ("data:image/png;base64,", "<h2>Laptops</h2>", "Skipped (0)")}
+# Other HTML a chapter must show: the size appendix merges the stored sweeps as a class's CSVs.
+EXPECTED_HTML = {"appendix_size": ("data:image/png;base64,", "<h2>Laptops</h2>", "Skipped (0)")}
 
 
 # ---------------------------------------------------------------- code on the page

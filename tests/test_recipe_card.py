@@ -113,7 +113,10 @@ def test_the_recipe_views_draw():
     spread = analysis.repeat_spread([REPEATED])
     assert nb.seed_spread(spread)._repr_png_().startswith(b"\x89PNG")
     assert isinstance(nb.seed_spread([]), nb.HTML)
-    assert nb.versus(REPEATED, "width=96")._repr_png_().startswith(b"\x89PNG")
+    versus = nb.versus(REPEATED, "width=96")
+    assert versus._repr_png_().startswith(b"\x89PNG")
+    row = analysis.find(analysis.effects(REPEATED), "width=96")[0]
+    assert row["verdict"] in versus.axes[0].get_title()  # the verdict is the title
     assert "No stored row" in nb.versus(REPEATED, "width=7").text
     assert nb.schedules({"a": TrainConfig()})._repr_png_().startswith(b"\x89PNG")
     assert "to count" in nb.margin_text(NOISE, 300)

@@ -74,6 +74,18 @@ def forget_failure() -> None:
     _toolchain_problem.cache_clear()
 
 
+def skipped_notice(cfg, device, distributed: bool = False) -> str | None:
+    """The one line to print when a run that would compile (asked, or "auto" with a budget that
+    repays it) trains eager for a reason the student can fix; None otherwise."""
+    if want_compile(cfg, device, distributed) or cfg.compile == "off":
+        return None
+    if cfg.compile == "on":
+        return notice(compile_problem(device.type) or "torch.compile is not available")
+    if distributed or cfg.budget_s < COMPILE_MIN_BUDGET_S or device.type == "mps":
+        return None  # "auto" chose eager on purpose: nothing to fix
+    return notice(compile_problem(device.type))
+
+
 def want_compile(cfg, device, distributed: bool = False) -> bool:
     """Whether a run with TrainConfig `cfg` on `device` compiles: when asked and possible, or on
     "auto" when the budget repays it and a compiler is there."""

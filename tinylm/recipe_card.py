@@ -19,7 +19,7 @@ CARD_BUDGET_S = 300.0  # the budget whose "auto" choices the card spells out
 
 # (setting, config keys, study, the row's change (or recipe) in that study, section)
 CARD: tuple[tuple[str, tuple[str, ...], str, str, str], ...] = (
-    ("the whole recipe", (), "recipe7-300s", "gpt2", f"{THIS}: the live head-to-head"),
+    ("the whole recipe", (), "recipe7-300s", "gpt2", f"{THIS}: exercise 2, a race"),
     ("positions", ("positions",), "screen-90s", "positions=rotary", f"{THIS}: rotary positions"),
     ("output head tied to the input table", ("tie_embeddings",), "stories-300s",
      "tie_embeddings=True", f"{THIS}: an untied head"),

@@ -160,9 +160,9 @@ class _Loop:
 
         self.eager_fn = step_fn
         self.compiled = want_compile(cfg, device, ranks.active)
-        if cfg.compile == "on" and not self.compiled:  # asked for explicitly: say why not
-            print(f"tinylm: {compiling.notice(compiling.compile_problem(device.type))}",
-                  file=sys.stderr)
+        skipped = compiling.skipped_notice(cfg, device, ranks.active)
+        if skipped and ranks.main:  # it would compile, but cannot here: say why, and the fix
+            print(f"tinylm: {skipped}", file=sys.stderr)
         self.step_fn = torch.compile(step_fn, dynamic=False) if self.compiled else step_fn
         self.compile_pending = self.compiled  # until the first compiled step has succeeded
         resumed = resumed or {}

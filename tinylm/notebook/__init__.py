@@ -69,6 +69,7 @@ from .figures import (
     throughput,
 )
 from .live import LiveLoss, train_recipe
+from .live_sampler import LiveSampler, live_sampler
 from .panels import SamplingPanel, TrainingPanel, sampling_panel, training_panel
 from .recipe_views import attention_speed, margin_text, recipe_card, schedules, seed_spread, versus
 from .source import Source, source
@@ -101,4 +102,5 @@ __all__ = [
     "study_csvs", "study_curves", "table", "throughput", "timeline", "tokens_html", "train_recipe",
     "training_panel", "use_results", "verdict_text", "verdicts", "versus", "width_of", "width_rule",
     "with_every_run", "your_optimum",
+    "LiveSampler", "live_sampler",
 ]

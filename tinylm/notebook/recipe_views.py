@@ -48,7 +48,8 @@ def _budget_tick(spread: list[dict], budget: float) -> str:
 
 def versus(study: Study | None, change: str, title: str = "") -> Figure | HTML:
     """val_bpb over time of a study's baseline and the row whose change is `change`, every
-    repeat (a dot marks each run's final score)."""
+    repeat (a dot marks each run's final score); the default title states the measured
+    difference and its verdict, so the figure needs no sentence beside it."""
     rows = {r["change"]: r for r in effects(study)} if study else {}
     if change not in rows:
         return note(f"No stored row {change!r}" + (f" in {study.name}." if study else "."))
@@ -61,7 +62,9 @@ def versus(study: Study | None, change: str, title: str = "") -> Figure | HTML:
             if r["metrics"].get("train_seconds"):
                 ax.plot(r["metrics"]["train_seconds"], r["metrics"]["val_bpb"], "o", color=colour)
     ax.set_xlabel("seconds of training")
-    ax.set_title(title or f"{study.name}: {change} against its baseline", fontsize=10)
+    row = rows[change]
+    ax.set_title(title or f"{study.name}: {change}, {row['delta_bpb']:+.3f} ± "
+                          f"{row['plus_minus']:.3f} bpb: {row['verdict']}", fontsize=10)
     ys = [y for line in ax.get_lines() for y in line.get_ydata()]
     ax.set_ylim(min(ys) - 0.02, min(max(ys), min(ys) + 0.6) + 0.02)  # the first ones hide the end
     ax.set_ylabel("val bits per byte\n(line: sampled; dot: final)")
