@@ -13,7 +13,7 @@ import pytest
 
 from tinylm import classroom, cli
 from tinylm import notebook as nb
-from tinylm.classroom import CSV_COLUMNS, RESULT_COLUMNS
+from tinylm.class_files import CSV_COLUMNS, RESULT_COLUMNS
 from tinylm.notebook.panels import kernel, results, speed
 
 

@@ -7,7 +7,7 @@ import math
 
 import pytest
 
-from tinylm import analysis
+from tinylm import analysis, noise
 from tinylm.recipe_card import CARD, CARD_COLUMNS, card_rows, measured, value
 from tinylm.recipes import RECIPES, defaults
 from tinylm.results import Study
@@ -29,19 +29,19 @@ def _study(name: str, budget: float, recipes: dict[str, tuple[dict, list[float]]
 
 REPEATED = _study("repeat-300s", 300, {"default": ({}, [1.00, 1.02]),
                                        "default:width=96": ({"width": 96}, [1.05, 1.06, 1.07])})
-NOISE = analysis.seed_noise(analysis.repeat_spread([REPEATED]))
+NOISE = noise.seed_noise(noise.repeat_spread([REPEATED]))
 
 
 def test_seed_noise_pools_the_repeats_by_hand():
-    spread = analysis.repeat_spread([REPEATED])
+    spread = noise.repeat_spread([REPEATED])
     assert [(r["n"], round(r["gap"], 6)) for r in spread] == [(2, 0.02), (3, 0.02)]
     # pooled variance: (1 * 0.02**2 / 2 + 2 * 0.01**2) / 3 degrees of freedom
     assert NOISE[300.0]["sd"] == pytest.approx(math.sqrt((0.0002 + 0.0002) / 3))
     assert NOISE[300.0]["recipes"] == 2 and NOISE[300.0]["max_gap"] == pytest.approx(0.02)
-    assert analysis.noise_at(NOISE, 250) is NOISE[300.0] and analysis.noise_at({}, 60) is None
-    assert analysis.needed_margin(0.01) == pytest.approx(2 * 0.01 * math.sqrt(2))
+    assert noise.noise_at(NOISE, 250) is NOISE[300.0] and noise.noise_at({}, 60) is None
+    assert noise.needed_margin(0.01) == pytest.approx(2 * 0.01 * math.sqrt(2))
     cold = _study("recipe4-60s-coldcache", 60, {"default": ({}, [1.0, 1.4])})
-    assert analysis.repeat_spread([cold]) == []  # not a seed repeat: left out
+    assert noise.repeat_spread([cold]) == []  # not a seed repeat: left out
 
 
 def test_single_runs_are_judged_by_the_measured_noise_and_never_confirmed():
@@ -49,12 +49,12 @@ def test_single_runs_are_judged_by_the_measured_noise_and_never_confirmed():
                                          "gpt2:positions=rotary": ({"positions": "rotary"}, [1.30]),
                                          "gpt2:mlp=swiglu": ({"mlp": "swiglu"}, [1.41])})
     rows = {r["recipe"]: r for r in analysis.effects(screen, noise=NOISE)}
-    margin = analysis.needed_margin(NOISE[300.0]["sd"])
+    margin = noise.needed_margin(NOISE[300.0]["sd"])
     assert rows["gpt2:positions=rotary"]["plus_minus"] == pytest.approx(margin)
-    assert rows["gpt2:positions=rotary"]["verdict"] == f"better, {analysis.UNCONFIRMED}"
+    assert rows["gpt2:positions=rotary"]["verdict"] == f"better, {noise.UNCONFIRMED}"
     assert rows["gpt2:mlp=swiglu"]["verdict"] == "no clear effect"  # 0.01 < margin (0.0231)
     alone = {r["recipe"]: r for r in analysis.effects(screen, noise={})}
-    assert alone["gpt2:positions=rotary"]["verdict"] == analysis.UNCONFIRMED
+    assert alone["gpt2:positions=rotary"]["verdict"] == noise.UNCONFIRMED
     assert alone["gpt2:positions=rotary"]["plus_minus"] is None
     assert "(no margin)" in analysis.verdict_text(alone["gpt2:positions=rotary"])
 
@@ -110,7 +110,7 @@ def test_the_schedule_ends_at_zero_for_any_budget():
 def test_the_recipe_views_draw():
     from tinylm import notebook as nb
 
-    spread = analysis.repeat_spread([REPEATED])
+    spread = noise.repeat_spread([REPEATED])
     assert nb.seed_spread(spread)._repr_png_().startswith(b"\x89PNG")
     assert isinstance(nb.seed_spread([]), nb.HTML)
     versus = nb.versus(REPEATED, "width=96")

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from tinylm import analysis, calibrate, measured
+from tinylm import calibrate, measured, sweeps
 from tinylm import notebook as nb
 from tinylm.models import ModelConfig
 from tinylm.results import Study
@@ -136,5 +136,5 @@ def test_optimum_against_budget_and_the_checks_of_a_named_file(tmp_path, monkeyp
 
 
 def test_sweep_columns_are_fields_of_optima():
-    row = analysis.optima([_sweep()])[0]
-    assert set(analysis.SWEEP_COLUMNS) <= set(row)
+    row = sweeps.optima([_sweep()])[0]
+    assert set(sweeps.SWEEP_COLUMNS) <= set(row)

@@ -74,6 +74,19 @@ def forget_failure() -> None:
     _toolchain_problem.cache_clear()
 
 
+def compiled_or_eager(fn, cfg, device, distributed: bool = False, say: bool = True):
+    """(`fn` compiled if the run should compile, else `fn`; whether it is compiled). A run that
+    would compile but cannot here says why in one line, with the fix (when `say`)."""
+    skipped = skipped_notice(cfg, device, distributed)
+    if skipped and say:
+        print(f"tinylm: {skipped}", file=sys.stderr)
+    if not want_compile(cfg, device, distributed):
+        return fn, False
+    import torch
+
+    return torch.compile(fn, dynamic=False), True
+
+
 def skipped_notice(cfg, device, distributed: bool = False) -> str | None:
     """The one line to print when a run that would compile (asked, or "auto" with a budget that
     repays it) trains eager for a reason the student can fix; None otherwise."""

@@ -11,7 +11,8 @@ import math
 import statistics
 import textwrap
 
-from .analysis import UNCONFIRMED, WRAP, needed_margin, noise_at, stored_noise
+from .analysis import WRAP
+from .noise import UNCONFIRMED, needed_margin, noise_at, stored_noise
 from .results import Study
 
 

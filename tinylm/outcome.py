@@ -62,5 +62,5 @@ def run_metrics(loop, final: dict, data: TokenData, threads: int, status: str,
         **environment(loop.device, loop.dtype, threads), "world_size": loop.ranks.world,
         "device_choice": machine.record(cfg, loop.device),
         "history": loop.history,
-        "timeline": loop.timeline,  # TrainConfig.sample_at_s: score and sample at those moments
+        "timeline": loop.timeline.records,  # TrainConfig.sample_at_s: score and sample at those moments
     }

@@ -8,8 +8,9 @@ CARD only says which study measured which setting, and which section teaches it.
 
 from __future__ import annotations
 
-from .analysis import UNCONFIRMED, effects
+from .analysis import effects
 from .models import ModelConfig
+from .noise import UNCONFIRMED
 from .recipes import RECIPES, defaults
 from .results import Study, load_study
 

@@ -33,8 +33,8 @@ from .optim import make_optimizer
 from .outcome import TrainResult, run_metrics
 from .resources import check_fits, usable_cpus
 from .runs import RunLock
-from .sample import generate
 from .schedule import TrainConfig, lr_at, momentum_at
+from .timeline import Timeline
 
 __all__ = ["TrainConfig", "TrainResult", "lr_at", "train", "want_compile"]
 
@@ -42,16 +42,15 @@ __all__ = ["TrainConfig", "TrainResult", "lr_at", "train", "want_compile"]
 def train(data: TokenData, model_cfg: ModelConfig | None = None,
           train_cfg: TrainConfig | None = None, out_dir: str | Path | None = None,
           callback: Callable[[dict], None] | None = None, stop: Callable[[], bool] | None = None,
-          resume: str | Path | None = None, progress: bool = True,
-          info: dict | None = None, if_busy: str = "warn") -> TrainResult:
+          resume: str | Path | None = None, progress: bool = True, info: dict | None = None,
+          if_busy: str = "warn") -> TrainResult:
     """Train a model on prepared data for `train_cfg.budget_s` seconds of wall clock.
 
     `callback(record)` gets each history record as it is made (notebooks draw live curves with
     it); `stop()` returning True ends the run early, keeping the model (the Stop button).
     Ctrl-C does the same and marks the result "interrupted". `resume` continues a checkpoint
     folder's unfinished run with its remaining budget, optimizer and schedule state.
-    `if_busy` says what to do when another tinylm training runs on this machine: "warn" (say
-    so, go on), "wait" (until it ends) or "go" (silently).
+    `if_busy`, when another tinylm training runs here: "warn" (say so, go on), "wait" or "go".
     A checkpoint that cannot be written never ends the run: the result keeps the model and says
     why in `error`; `result.save(other_folder)` saves it elsewhere.
     """
@@ -64,8 +63,7 @@ def train(data: TokenData, model_cfg: ModelConfig | None = None,
                          f"{data.vocab_size}; set vocab_size=data.vocab_size")
     if model_cfg.doc_mask and data.eot_id != EOT_ID:
         raise ValueError(f"doc_mask needs <|endoftext|> at id {EOT_ID}, this tokenizer has it at "
-                         f"{data.eot_id}; retokenize with tinylm's own tokenizer or set "
-                         f"doc_mask=False")
+                         f"{data.eot_id}; use tinylm's own tokenizer or set doc_mask=False")
     ranks = distributed.setup()
     windows = val_windows(data.val, model_cfg.context,
                           quick.eval_tokens(train_cfg.final_eval_tokens))
@@ -90,8 +88,7 @@ def train(data: TokenData, model_cfg: ModelConfig | None = None,
     if hasattr(model.head, "set_order"):  # an adaptive head: which tokens are frequent here
         model.head.set_order(np.bincount(data.train, minlength=model_cfg.vocab_size))
     optimizer = make_optimizer(model, train_cfg)
-    resumed = None if resume is None else \
-        checkpoint.restore_training(Path(resume), model, optimizer, batches)
+    resumed = resume and checkpoint.restore_training(Path(resume), model, optimizer, batches)
     if not ranks.main:  # rank 0 alone saves, reports and shows progress
         out_dir, callback, progress = None, None, False
     loop = _Loop(model, optimizer, batches, windows, data.token_bytes, train_cfg, device, dtype,
@@ -102,7 +99,7 @@ def train(data: TokenData, model_cfg: ModelConfig | None = None,
         """Write a checkpoint; returns "" or why it could not be written (training goes on)."""
         state = None if status == "completed" else checkpoint.training_state(
             optimizer, batches, elapsed_s=loop.elapsed(), tokens=loop.tokens, step=loop.step,
-            history=loop.history, timeline=loop.timeline)
+            history=loop.history, timeline=loop.timeline.records)
         try:
             checkpoint.save(out_dir, model, data.tokenizer, {**info, "status": status}, metrics,
                             state)
@@ -147,7 +144,6 @@ class _Loop:
                  cfg: TrainConfig, device, dtype, ranks, resumed: dict | None, callback, progress,
                  tokenizer=None):
         self.model, self.optimizer, self.batches, self.cfg = model, optimizer, batches, cfg
-        self.tokenizer = tokenizer
         self.device, self.dtype, self.ranks = device, dtype, ranks
         self.token_bytes, self.callback = token_bytes, callback
         n = max(1, min(len(windows), cfg.eval_tokens // (windows.shape[1] - 1)))
@@ -159,20 +155,15 @@ class _Loop:
                 return forward(x, y)
 
         self.eager_fn = step_fn
-        self.compiled = want_compile(cfg, device, ranks.active)
-        skipped = compiling.skipped_notice(cfg, device, ranks.active)
-        if skipped and ranks.main:  # it would compile, but cannot here: say why, and the fix
-            print(f"tinylm: {skipped}", file=sys.stderr)
-        self.step_fn = torch.compile(step_fn, dynamic=False) if self.compiled else step_fn
+        self.step_fn, self.compiled = compiling.compiled_or_eager(step_fn, cfg, device,
+                                                                  ranks.active, ranks.main)
         self.compile_pending = self.compiled  # until the first compiled step has succeeded
         resumed = resumed or {}
         self.elapsed0 = resumed.get("elapsed_s", 0.0)  # seconds spent before a resume
         self.tokens = self.tokens0 = resumed.get("tokens", 0)
         self.step = resumed.get("step", 0)
         self.history: list[dict] = list(resumed.get("history", []))
-        self.timeline: list[dict] = list(resumed.get("timeline", []))  # cfg.sample_at_s moments
-        done = {r["at_s"] for r in self.timeline}
-        self.moments = [m for m in (cfg.sample_at_s or ()) if m not in done and m > self.elapsed0]
+        self.timeline = Timeline(cfg, tokenizer, resumed.get("timeline", []), self.elapsed0)
         self.losses: list[float] = []  # training losses since the last log record
         self.good = self._snapshot()  # weights of the last finite evaluation
         # the moving average of the weights (torch's own EMA); a resumed run restarts it
@@ -200,7 +191,7 @@ class _Loop:
                 now, stopping = distributed.agree(self.ranks, self.elapsed(),
                                                   stop is not None and stop())
                 if now >= cfg.budget_s or (cfg.steps is not None and self.step >= cfg.steps):
-                    self._record_moments(float("inf"))  # those at the end: the final weights
+                    self.start += self.timeline.record(self, float("inf"))  # the final weights
                     break
                 if stopping:
                     status = "stopped"
@@ -221,8 +212,8 @@ class _Loop:
                     self._log(now, lr, evaluate_now=now >= next_eval)
                     next_log = now + log_every
                     next_eval += eval_every if now >= next_eval else 0
-                if self.moments and now >= self.moments[0]:
-                    self._record_moments(now)
+                if self.timeline.due(now):  # the clock stands still while it writes
+                    self.start += self.timeline.record(self, now)
                 if save is not None and now >= next_save:
                     save("running")
                     next_save += cfg.budget_s * cfg.checkpoint_every_frac
@@ -275,24 +266,6 @@ class _Loop:
         self.tokens += x.numel() * self.ranks.world
         self.losses.append(value)
         return value
-
-    def _record_moments(self, now: float) -> None:
-        """Score and sample the model at each moment of `sample_at_s` that `now` has passed,
-        with the clock stopped: recording what the model writes costs no training time."""
-        t0 = time.perf_counter()
-        while self.moments and self.moments[0] <= min(now, self.cfg.budget_s):
-            at = self.moments.pop(0)
-            val = evaluate(self.model, self.eval_windows, self.token_bytes, self.device,
-                           self.dtype)
-            text = generate(self.model, self.tokenizer, self.cfg.sample_prompt,
-                            max_new_tokens=self.cfg.sample_tokens, temperature=0.8, top_k=40,
-                            seed=self.cfg.seed) if self.tokenizer is not None else ""
-            self.timeline.append({"at_s": at, "elapsed_s": round(self.elapsed(), 3),
-                                  "step": self.step, "tokens": self.tokens,
-                                  "val_bpb": val["val_bpb"], "text": text})
-            if self.callback:
-                self.callback({"event": "sample", **self.timeline[-1]})
-        self.start += time.perf_counter() - t0  # the clock stood still
 
     def end_on_average(self) -> None:
         """Put the moving average (if kept) into the model: it is what is evaluated and saved."""

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import re
 
-from ..analysis import FAMILY_NAMES, family_rows, optima
+from ..analysis import FAMILY_NAMES, family_rows
 from ..evaluate import bits_per_byte
 from ..results import Study
+from ..sweeps import optima
 from .display import HTML, Figure, figure, note
 
 BETTER, WORSE, NEUTRAL = "#2a9d8f", "#e76f51", "#8d99ae"

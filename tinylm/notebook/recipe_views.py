@@ -8,7 +8,8 @@ import json
 import textwrap
 
 from .. import results
-from ..analysis import WRAP, effects, needed_margin, noise_at
+from ..analysis import WRAP, effects
+from ..noise import needed_margin, noise_at
 from ..recipe_card import CARD_COLUMNS, card_rows
 from ..results import Study
 from ..schedule import TrainConfig, lr_at

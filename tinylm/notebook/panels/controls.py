@@ -3,6 +3,7 @@ panel's starting values always among them), its outputs and buttons, and setting
 
 from __future__ import annotations
 
+import html
 from dataclasses import fields
 
 import ipywidgets as W
@@ -132,3 +133,17 @@ def layout(w: dict[str, W.Widget]) -> list[W.Widget]:
 def row(*children: W.Widget) -> W.HBox:
     """Side by side where there is room, the next below where there is not (a narrow page)."""
     return W.HBox(list(children), layout=W.Layout(flex_flow="row wrap"))
+
+
+def class_setting_html(fixed, panel, student: str | None, csv_name: str) -> str:
+    """What the teacher fixed for the class and where a student's runs are saved, as HTML ("" when
+    neither): the panel says it above its controls."""
+    words = {"budget": f"budget {panel.budget.value} s", "batch_size": "batch size",
+             "lr": "learning rate"}
+    shown = ", ".join(words.get(k, k) + ("" if k == "budget" else f" {getattr(panel, k).value}")
+                      for k in fixed)
+    parts = [f"<b>Class setting</b>: {html.escape(shown)}, fixed for everyone."] if shown else []
+    if student:
+        parts.append(f"Runs of <b>{html.escape(student)}</b>, saved as "
+                     f"<code>{html.escape(csv_name)}</code>.")
+    return " ".join(parts)

@@ -7,7 +7,7 @@ import html
 import urllib.parse
 
 from ... import classroom
-from ...classroom import RESULT_COLUMNS
+from ...class_files import RESULT_COLUMNS
 
 
 def result_row(run: int, settings: dict, cfg, metrics: dict, status: str) -> dict:

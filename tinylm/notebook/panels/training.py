@@ -28,7 +28,7 @@ from ...sample import stream
 from ...train import TrainConfig, TrainResult, train
 from ..live import loss_png, results_png
 from . import colab, info, kernel, others, results, speed
-from .controls import fix, layout, outputs, passed_through, sliders
+from .controls import class_setting_html, fix, layout, outputs, passed_through, sliders
 from .format import metrics_text, red, story_html
 
 PROMPTS = {"tinystories": "Once upon a time", "simplewiki": "The"}
@@ -37,17 +37,11 @@ CURVES_SHOWN = 4  # earlier runs drawn in grey behind the current one
 
 
 def training_panel(**defaults) -> TrainingPanel:
-    """Sliders for a model and its training, a Train and a Stop button, live curves, results.
-
-    Keywords set the starting values (width, layers, heads, context, vocab, lr, batch_size,
-    corpus, budget in seconds, prompt); other `ModelConfig`/`TrainConfig` fields (mlp="swiglu",
-    compile="on", ...) are passed through unchanged.
-
-    For a class: `student` names the exported CSV (its file name and a column) and `fixed`
-    disables controls at their starting values, so every student's runs share the class
-    setting: `training_panel(budget=60, corpus="tinystories", student="Ada",
-    fixed=("budget", "corpus"))`.
-    """
+    """Sliders for a model and its training, Train and Stop, live curves, results. Keywords set
+    the starting values (width, layers, heads, context, vocab, lr, batch_size, corpus, budget,
+    prompt) or pass other config fields through. For a class, `student` names the CSV and
+    `fixed` holds controls at the class setting: `training_panel(budget=60,
+    corpus="tinystories", student="Ada", fixed=("budget", "corpus"))`."""
     return TrainingPanel(**defaults)
 
 
@@ -276,18 +270,9 @@ class TrainingPanel(W.VBox):
     def _show_class_setting(self) -> None:
         """Say what the teacher fixed and where the runs will be saved (nothing when neither)."""
         self.export_button.tooltip = f"Write {self.csv_name} next to the notebook"
-        if not self.fixed and not self.student:
-            return
-        words = {"budget": f"budget {self.budget.value} s", "batch_size": "batch size",
-                 "lr": "learning rate"}
-        fixed = ", ".join(words.get(k, k) + ("" if k == "budget" else f" {getattr(self, k).value}")
-                          for k in self.fixed)
-        parts = ([f"<b>Class setting</b>: {html.escape(fixed)}, fixed for everyone."]
-                 if fixed else [])
-        if self.student:
-            parts.append(f"Runs of <b>{html.escape(self.student)}</b>, saved as "
-                         f"<code>{html.escape(self.csv_name)}</code>.")
-        self.class_note.value, self.class_note.layout.display = " ".join(parts), None
+        note = class_setting_html(self.fixed, self, self.student, self.csv_name)
+        if note:
+            self.class_note.value, self.class_note.layout.display = note, None
 
     # results
 
