@@ -124,6 +124,8 @@ def test_bad_arguments_are_refused(small_data, static):
         live_sampler({"m": pair}, "../escape")
     with pytest.raises(ValueError, match="non-empty dict"):
         live_sampler({}, "ch")
+    with pytest.raises(ValueError, match="same page file"):
+        live_sampler({"a b": pair, "a-b": pair}, "ch")
     with pytest.raises(ValueError, match="TrainResult or a"):
         live_sampler({"m": pair[0]}, "ch")
     assert not (static / "live").exists()

@@ -85,6 +85,9 @@ def live_sampler(models: dict, name: str, prompt: str = "Once upon a time",
         raise ValueError("models must be a non-empty dict {title: TrainResult or (model, "
                          "tokenizer)}")
     parts = {str(title): _parts(title, m) for title, m in models.items()}
+    if len({_slug(t) for t in parts}) < len(parts):
+        raise ValueError(f"titles {list(parts)} name the same page file; make them differ in "
+                         "letters or digits")
     static = book_static()
     if static is None:
         return LiveSampler({}, "")
@@ -128,11 +131,12 @@ def live_html(pages: dict[str, Path], query: dict, height: int = 560, expanded: 
             f"style='width:100%;height:{int(height)}px;"
             "border:1px solid #ccc;border-radius:4px'></iframe></div>")
     one = len(pages) == 1
-    summary = (f"<summary style='cursor:pointer'><b>Write with {'this model' if one else 'these models'}"
-               f", live in your browser</b> (the model{'' if one else 's'} this chapter trained "
-               "when this page was built; no Python needed)</summary>")
-    hint = ("<p style='margin:6px 0'>Change the prompt or the settings and press Generate; "
-            "click a token to see its alternatives.</p>")
+    which = "this model" if one else "these models"
+    summary = (f"<summary style='cursor:pointer'><b>Write with {which} in your browser</b> "
+               "(live, no Python needed)</summary>")
+    hint = (f"<p style='margin:6px 0'>The model{'' if one else 's'} this chapter trained when "
+            "this page was built, running in your browser: change the prompt or the settings "
+            "and press Generate; click a token to see its alternatives.</p>")
     row = "<div style='display:flex;gap:12px;flex-wrap:wrap'>" + "".join(columns) + "</div>"
     box = (f"<details data-tinylm-live{' open' if expanded else ''} ontoggle='{LOAD}'>"
            f"{summary}{hint}{row}</details>")
