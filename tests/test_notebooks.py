@@ -45,9 +45,16 @@ def wheel_site(tmp_path_factory) -> Path:
     installed into a folder of its own, which the kernels put first on their path."""
     import subprocess
 
+    import shutil
+
     out = tmp_path_factory.mktemp("wheel")
+    source = out / "source"  # only what a build reads: no stale build/ folder can leak in
+    for part in ("tinylm", "benchmarks/results"):
+        shutil.copytree(ROOT / part, source / part, ignore=shutil.ignore_patterns("__pycache__"))
+    for part in ("setup.py", "pyproject.toml", "README.md"):
+        shutil.copy(ROOT / part, source / part)
     pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "-q"]
-    subprocess.run([*pip, "wheel", "--no-build-isolation", "--no-deps", str(ROOT), "-w",
+    subprocess.run([*pip, "wheel", "--no-build-isolation", "--no-deps", str(source), "-w",
                     str(out / "dist")], check=True, cwd=out)
     wheel = next((out / "dist").glob("tinylm-*.whl"))
     subprocess.run([*pip, "install", "--no-deps", "--target", str(out / "site"), str(wheel)],
