@@ -43,9 +43,8 @@ def test_chapter_is_committed_without_outputs(path):
 def wheel_site(tmp_path_factory) -> Path:
     """tinylm as Colab installs it: a wheel built from the repository (not the checkout),
     installed into a folder of its own, which the kernels put first on their path."""
-    import subprocess
-
     import shutil
+    import subprocess
 
     out = tmp_path_factory.mktemp("wheel")
     source = out / "source"  # only what a build reads: no stale build/ folder can leak in
