@@ -7,7 +7,15 @@ the package into it, hence this file, which holds all the package data (a
 `[tool.setuptools.package-data]` table in pyproject.toml would replace this one).
 """
 
+import warnings
+
 from setuptools import find_packages, setup
+
+# What setuptools would print at length to every student's `pip install -e .`: the results'
+# folders with identifier names (attention_speed, ...) look like packages to it, and the mapped
+# folder makes it warn about editable installs in general; both are data, not code, here.
+warnings.filterwarnings("ignore", message=r".*is absent from the `packages` configuration")
+warnings.filterwarnings("ignore", message=r"Editable installation")
 
 setup(
     packages=[*find_packages(include=["tinylm", "tinylm.*"]), "tinylm.stored_results"],
