@@ -16,6 +16,7 @@ import uuid
 from pathlib import Path
 
 from ..results import results_dir
+from ..web import script_json
 from .display import HTML, note
 
 STUDY = "timeline-300s"  # stored by `python -m benchmarks.timeline`
@@ -71,12 +72,6 @@ SCRIPT = """
 """
 
 
-def _json_for_script(value) -> str:
-    """JSON that cannot end its <script> element: '<', '>' and '&' written as escapes."""
-    return (json.dumps(value).replace("<", "\\u003c").replace(">", "\\u003e")
-            .replace("&", "\\u0026"))
-
-
 def timeline(metrics: dict, title: str = "") -> HTML:
     """The timeline of one run's `metrics` (with "timeline", "history" and "budget_s")."""
     moments = metrics.get("timeline") or []
@@ -94,7 +89,7 @@ def timeline(metrics: dict, title: str = "") -> HTML:
     markup = (
         f'<div id="{root}" data-tinylm-timeline class="tinylm-timeline" '
         'style="border:1px solid #ddd;border-radius:6px;padding:8px 12px;max-width:720px">'
-        f'<script type="application/json">{_json_for_script(data)}</script>'
+        f'<script type="application/json">{script_json(data)}</script>'
         + (f"<b>{html.escape(title)}</b><br>" if title else "")
         + f'<input type="range" min="0" max="{last}" step="1" value="{last}" '
         'style="width:100%" aria-label="moment of training">'
