@@ -11,7 +11,7 @@ for py in python3.14 python3.13 python3.12 python3.11 python3.10 python3; do
   fi
 done
 if ! command -v python3 >/dev/null 2>&1; then
-  echo "error: no python3 found; install Python 3.10 or newer (see README, 'Set up')" >&2
+  echo "error: no python3 found; install Python 3.10 or newer (see README, 'Setting up on your machine')" >&2
   exit 1
 fi
 exec python3 quickstart.py "$@"  # too old: quickstart.py says what to install

@@ -1,6 +1,6 @@
 """Packaging beyond pyproject.toml: the stored benchmark results travel inside the wheel.
 
-The chapters read `benchmarks/results/` (see tinylm/results.py). A non-editable install (Colab's
+The chapters read `benchmarks/results/` (see tinylm/lab/results.py). A non-editable install (Colab's
 `pip install "tinylm @ git+URL"`) has no checkout beside it, so the results are packaged as
 `tinylm.stored_results`, mapped from that folder; pyproject.toml cannot map a folder outside
 the package into it, hence this file, which holds all the package data (a

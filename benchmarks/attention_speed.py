@@ -19,10 +19,10 @@ import sys
 from tqdm.auto import tqdm
 
 from benchmarks.run import bench_lock, round_robin_parser, time_round_robin
-from tinylm.device import set_threads
-from tinylm.models import ModelConfig, layers
-from tinylm.results import REPO
-from tinylm.speed import training_step
+from tinylm.core.models import ModelConfig, layers
+from tinylm.lab.results import REPO
+from tinylm.machine.device import set_threads
+from tinylm.tuning.speed import training_step
 
 ROWS = {  # label: (ModelConfig changes, attention through the SDPA kernel)
     "sdpa": ({}, True),

@@ -3,7 +3,7 @@
     python -m benchmarks.calibrate_check --study sizes-300s
     python -m benchmarks.calibrate_check --study threads1-sizes-300s --threads 1
 
-Runs `tinylm.calibrate` on this machine for the study's budget (the eager probe takes ~15 s),
+Runs `tinylm.tuning.calibrate` on this machine for the study's budget (the eager probe takes ~15 s),
 looks up the picked shape among the study's runs and writes
 benchmarks/results/STUDY/calibrate-check.json: the pick, its val_bpb, the sweep's best and the
 gap between them. Run it on the machine (and thread count) the sweep was measured on.
@@ -15,17 +15,19 @@ import argparse
 import json
 import sys
 
-from tinylm.calibrate import calibrate
-from tinylm.models import ModelConfig
-from tinylm.results import Study, load_study, results_dir
+from tinylm.core.models import ModelConfig
+from tinylm.core.spec import UNTIMED_BUDGET_S, resolve_model
+from tinylm.lab.results import Study, load_study, results_dir
+from tinylm.tuning.calibrate import calibrate
 
 CRITERION = 0.03  # the pick may be at most 3% worse than the sweep's best
 
 
 def shape(settings: dict) -> tuple:
     """(width, layers, heads) a run trained, with width "auto" decided for its budget."""
-    model = ModelConfig(family=settings.get("family", "gpt"), width=settings["width"])
-    return model.for_budget(settings.get("budget_s")).width, settings["layers"], settings["heads"]
+    model = ModelConfig(family=settings.get("family", "gpt"), width=settings["width"], head="full")
+    width = resolve_model(model, settings.get("budget_s") or UNTIMED_BUDGET_S).width
+    return width, settings["layers"], settings["heads"]
 
 
 def scores_by_shape(study: Study) -> dict[tuple, dict]:

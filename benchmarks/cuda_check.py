@@ -1,18 +1,17 @@
-"""The CUDA check (issue 12, item 8): on a lent GPU, what `calibrate` picks, the tokens per
-second and the score of the recommended five-minute run. Prepared here, run there.
+"""The CUDA check: on a machine with an NVIDIA GPU, what `calibrate` picks, the tokens per
+second and the score of the recommended five-minute run.
 
-On the device machine (its `python3` already has torch, tokenizers, filelock, safetensors;
+On the GPU machine (its `python3` already has torch, tokenizers, filelock, safetensors;
 nothing can be downloaded there), from the repository root, with the data carried along:
 
     mkdir -p .gpu && cp -r ../shared/data/tinystories .gpu/ && echo /.gpu/ >> .git/info/exclude
-    # device run, carry [".gpu"], timeout_s 560:
     PYTHONPATH=. TINYLM_DATA_DIR=.gpu python3 -m benchmarks.cuda_check --out $OUT
 
 For each budget (300 then 60 s) it runs `calibrate` (device, batch, learning rate and size,
 measured there), trains that pick for the budget exactly as `train --size auto` would, and
 writes `cuda-check.json`: the GPU, whether bf16 is native, calibrate's ladder, and each run's
 val_bpb, tokens/s and tokens. About 7 minutes on one GPU with both budgets. Copy the file to
-benchmarks/results/cuda/ and describe it in benchmarks/README.md.
+benchmarks/results/cuda/ and describe it in benchmarks/LOG.md.
 
 `--allow-cpu` runs the same steps on a machine without a GPU (the test does, tiny).
 """
@@ -30,9 +29,9 @@ from pathlib import Path
 
 import torch
 
-from tinylm.calibrate import calibrate, train_settings
-from tinylm.cli import main as tinylm_main
-from tinylm.hardware import cuda_has_native_bf16
+from tinylm.cli.main import main as tinylm_main
+from tinylm.machine.device import cuda_has_native_bf16
+from tinylm.tuning.calibrate import calibrate, train_settings
 
 KEPT_METRICS = ("status", "val_bpb", "val_loss", "val_ppl", "tokens_per_s", "tokens_seen",
                 "steps", "params", "width", "head", "value_embeds", "device", "dtype", "compiled",
@@ -77,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     facts = gpu_facts()
     if not facts["cuda"] and not args.allow_cpu:
-        print("error: no CUDA GPU here; run this on the lent GPU machine (or pass --allow-cpu "
+        print("error: no CUDA GPU here; run this on a machine with an NVIDIA GPU (or pass --allow-cpu "
               "for a smoke test)", file=sys.stderr)
         return 2
     try:

@@ -19,8 +19,8 @@ import json
 import math
 import statistics
 
+from tinylm.lab.results import read_runs, results_dir
 from tinylm.measured import TOKENS_PER_PARAM_AT_S
-from tinylm.results import read_runs, results_dir
 
 
 def runs(study: str) -> dict[str, dict]:

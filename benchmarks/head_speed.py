@@ -21,11 +21,12 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from benchmarks.run import bench_lock
-from tinylm.device import set_threads
-from tinylm.models import ModelConfig
-from tinylm.models.heads import AdaptiveHead
-from tinylm.results import REPO
-from tinylm.schedule import TrainConfig
+from tinylm.core.models import ModelConfig
+from tinylm.core.models.heads import AdaptiveHead
+from tinylm.core.schedule import TrainConfig
+from tinylm.core.spec import resolve_model
+from tinylm.lab.results import REPO
+from tinylm.machine.device import set_threads
 
 
 def heads(cfg: ModelConfig) -> dict:
@@ -48,7 +49,7 @@ def main(argv=None) -> int:
     p.add_argument("--threads", type=int, default=None)
     args = p.parse_args(argv)
     threads = set_threads(args.threads)
-    cfg = ModelConfig().for_budget(None)  # the default at one minute: width 96
+    cfg = resolve_model(ModelConfig())  # the default at one minute: width 96
     n = TrainConfig.batch_size * cfg.context
     torch.manual_seed(0)
     h0, y = torch.randn(n, cfg.width), torch.randint(0, cfg.vocab_size, (n,))

@@ -1,5 +1,5 @@
 """What glibc's page faults cost a training step: its default malloc against keeping freed
-blocks for reuse (`tinylm.allocator`).
+blocks for reuse (`tinylm.machine.allocator`).
 
     python -m benchmarks.malloc_speed --repeats 10
 
@@ -26,11 +26,11 @@ import time
 from tqdm.auto import tqdm
 
 from benchmarks.run import bench_lock, round_robin_parser
-from tinylm import allocator
-from tinylm.device import set_threads
-from tinylm.models import ModelConfig
-from tinylm.results import REPO
-from tinylm.speed import training_step
+from tinylm.core.models import ModelConfig
+from tinylm.lab.results import REPO
+from tinylm.machine import allocator
+from tinylm.machine.device import set_threads
+from tinylm.tuning.speed import training_step
 
 GLIBC_START = 128 * 1024  # glibc's initial M_MMAP_THRESHOLD and M_TRIM_THRESHOLD
 

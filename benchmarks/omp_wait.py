@@ -5,7 +5,7 @@
 Between two kernels of a step, torch's OpenMP threads either spin (fast to wake, but they
 burn a core another program may need) or sleep (`OMP_WAIT_POLICY=PASSIVE`). libgomp reads the
 setting once, when torch loads it, so each variant is timed in a fresh process: the trainer's
-compiled step (`tinylm.speed.training_step`, batch 8, the 60-second default shape), median
+compiled step (`tinylm.tuning.speed.training_step`, batch 8, the 60-second default shape), median
 ms per step, first quiet and then with one core kept busy by another process (a student's
 browser, a second notebook). Rounds alternate the variants' order. Writes
 benchmarks/results/omp_wait/LABEL.json (holds the benchmark lock, like run.py).
@@ -23,12 +23,12 @@ import sys
 from tqdm.auto import tqdm
 
 from benchmarks.run import bench_lock
-from tinylm.results import REPO
+from tinylm.lab.results import REPO
 
 BASE_VARIANTS = {  # the OpenMP environment each variant starts with (libgomp's names)
     "libgomp default": {},
     "PASSIVE": {"OMP_WAIT_POLICY": "PASSIVE"},
-    "tinylm's choice": None,  # nothing set, tinylm imported first: tinylm/openmp.py decides
+    "tinylm's choice": None,  # nothing set, tinylm imported first: tinylm/machine/openmp.py decides
 }
 OMP_KEYS = ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")
 # torch is imported first (unless tinylm is to choose), so libgomp starts with exactly the
@@ -38,14 +38,14 @@ import json, statistics, sys, time
 if sys.argv[2] == "torch first":
     import torch
 import tinylm
-from tinylm.speed import training_step
+from tinylm.tuning.speed import training_step
 step, model = training_step(tinylm.ModelConfig(width=96), batch_size=8, compile=True)
 for _ in range(5):
     step()
 times = []
 for _ in range(int(sys.argv[1])):
     t0 = time.perf_counter(); step(); times.append(time.perf_counter() - t0)
-print(json.dumps({"step_ms": 1e3 * statistics.median(times), "chosen": tinylm.openmp.chosen}))
+print(json.dumps({"step_ms": 1e3 * statistics.median(times), "chosen": tinylm.machine.openmp.chosen}))
 """
 BUSY = "while True: pass"  # one core's worth of someone else's work
 

@@ -3,7 +3,7 @@
     python -m benchmarks.profile_step [--label before] [key=value ...]
 
 Builds the trainer's step (the trainer's dtype, compiled, the default model unless overridden, batch 8 x 256,
-random tokens drawn as the trainer draws them, `tinylm.data.Batches` over a stream the size of
+random tokens drawn as the trainer draws them, `tinylm.core.data.Batches` over a stream the size of
 TinyStories' training text), warms it up, then times `--steps` steps part by part with a clock
 around each part (batch assembly, forward + loss, backward, gradient clipping, optimizer,
 zero_grad), and profiles a few
@@ -23,19 +23,19 @@ import torch
 from tqdm.auto import tqdm
 
 from benchmarks.run import bench_lock
-from tinylm.data import Batches
-from tinylm.device import set_threads
-from tinylm.models import ModelConfig
-from tinylm.recipes import _parse_value
-from tinylm.results import REPO
-from tinylm.speed import step_parts
+from tinylm.core.data import Batches
+from tinylm.core.models import ModelConfig
+from tinylm.lab.recipes import _parse_value
+from tinylm.lab.results import REPO
+from tinylm.machine.device import set_threads
+from tinylm.tuning.speed import step_parts
 
 STREAM_TOKENS = 4_870_000  # TinyStories' training text at vocabulary 4096 (../shared/data)
 PARTS = ("batch", "forward+loss", "backward", "clip", "optimizer", "zero_grad")
 
 
 def build(overrides: dict, batch_size: int, compile_: bool):
-    """The trainer's step pieces (`tinylm.speed.step_parts`) for the default model with
+    """The trainer's step pieces (`tinylm.tuning.speed.step_parts`) for the default model with
     `overrides`: model, optimizer, loss function, the trainer's batch sampler over random
     tokens, the dtype."""
     cfg = ModelConfig(**{k: v for k, v in overrides.items() if k in ModelConfig.__dataclass_fields__})

@@ -1,4 +1,4 @@
-"""Print the markdown tables of benchmarks/README.md from the stored results (no training).
+"""Print the markdown tables of benchmarks/LOG.md from the stored results (no training).
 
     python -m benchmarks.report [ideas|STUDY]
 """
@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import sys
 
-from tinylm.results import read_study, results_dir
+from tinylm.lab.results import read_study, results_dir
 
 # The verdict on each screened idea (the measurements are read from the results).
 VERDICTS = {

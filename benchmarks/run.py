@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import json
 import os
 import statistics
@@ -23,8 +24,9 @@ from pathlib import Path
 import torch
 
 import tinylm
-from tinylm.recipes import configs, parse_spec, settings
-from tinylm.results import REPO, read_runs
+from tinylm.core.schema import SCHEMA_VERSION
+from tinylm.lab.recipes import parse_spec, run_spec
+from tinylm.lab.results import REPO, read_runs
 
 LOCK = Path("/tmp/tinylm-bench.lock")
 # every run ends with one story from the same prompt and settings (the book shows them)
@@ -50,7 +52,7 @@ def time_round_robin(rows: list[dict], args, tokens_per_step: int, ratio_key: st
     against the first row's, print them, and drop the steps (rows are then JSON)."""
     from tqdm.auto import tqdm
 
-    from tinylm.speed import time_steps
+    from tinylm.tuning.speed import time_steps
 
     for _ in tqdm(range(args.repeats), desc="timing rounds"):
         for r in rows:
@@ -71,7 +73,7 @@ def time_round_robin(rows: list[dict], args, tokens_per_step: int, ratio_key: st
 
 @contextlib.contextmanager
 def bench_lock():
-    """Mark the machine busy with a benchmark (helpers wait for this file to go); a wrapping
+    """Mark the machine busy with a benchmark (other benchmarks wait for this file to go); a wrapping
     script may already hold it across several studies, then it stays the wrapper's to remove."""
     ours = not LOCK.exists()
     LOCK.write_text(str(os.getpid()))
@@ -104,11 +106,8 @@ def main(argv=None) -> int:
 def run_study(args, folder: Path) -> None:
     specs = [(spec, *parse_spec(spec)) for spec in args.recipes]
     for _label, _name, overrides in specs:  # every spec checked before the first hour is spent
-        data_cfg, model_kwargs, train_cfg = configs(overrides, corpus=args.corpus,
-                                                    budget_s=args.budget, seed=args.seed)
-        data_cfg.validate()  # the checks tinylm.train makes, here for every spec at once
-        train_cfg.validate()
-        tinylm.ModelConfig(vocab_size=data_cfg.vocab_size, **model_kwargs).validate()
+        # the checks tinylm.train makes, here for every spec at once
+        run_spec(overrides, corpus=args.corpus, budget_s=args.budget, seed=args.seed).validate()
     folder.mkdir(parents=True, exist_ok=True)
     done = {(r["recipe"], r["repeat"]) for r in read_runs(folder)}
     with bench_lock():
@@ -128,15 +127,15 @@ def run_study(args, folder: Path) -> None:
 
 
 def run_one(label: str, overrides: dict, args, repeat: int) -> dict:
-    data_cfg, model_kwargs, train_cfg = configs(overrides, corpus=args.corpus,
-                                                budget_s=args.budget, seed=args.seed + repeat)
-    data = tinylm.prepare(data_cfg, progress=False)
-    model_cfg = tinylm.ModelConfig(vocab_size=data.vocab_size, **model_kwargs)
+    spec = run_spec(overrides, corpus=args.corpus, budget_s=args.budget,
+                    seed=args.seed + repeat).validate()
+    data = tinylm.prepare(spec.data, progress=False)
+    spec.model = dataclasses.replace(spec.model, vocab_size=data.vocab_size)
     torch._dynamo.reset()  # each run compiles afresh (fair), within the recompile limits
-    result = tinylm.train(data, model_cfg, train_cfg, progress=sys.stderr.isatty())
+    result = tinylm.train(data, spec.model, spec.train, progress=sys.stderr.isatty())
     return {"study": args.study, "recipe": label, "spec": overrides,
-            "settings": settings(data_cfg, model_cfg, train_cfg), "repeat": repeat,
-            "seed": train_cfg.seed, "budget_s": args.budget, "corpus": args.corpus,
+            "settings": spec.settings(), "schema_version": SCHEMA_VERSION, "repeat": repeat,
+            "seed": spec.train.seed, "budget_s": args.budget, "corpus": args.corpus,
             "flops_per_token": result.model.train_flops_per_token(),
             "time": time.strftime("%Y-%m-%d %H:%M:%S"), "metrics": result.metrics,
             "sample": {"prompt": SAMPLE_PROMPT, **SAMPLE_SETTINGS,

@@ -1,4 +1,4 @@
-"""Issue 15's remaining throughput levers, side by side on the default's compiled bf16 step:
+"""Throughput levers for the step, side by side on the default's compiled bf16 step:
 inductor's C++ wrapper, max-autotune (its C++ GEMM templates against aten's matmuls), the
 optimizer step compiled too, and a chunked head + cross-entropy that never holds the full
 [tokens, vocab] logits (forward and backward per chunk, Liger-kernel style).
@@ -21,11 +21,11 @@ import torch._inductor.config as inductor_config
 from tqdm.auto import tqdm
 
 from benchmarks.run import bench_lock, round_robin_parser, time_round_robin
-from tinylm.device import set_threads
-from tinylm.models import ModelConfig
-from tinylm.models.gpt import GPT
-from tinylm.results import REPO
-from tinylm.speed import step_parts
+from tinylm.core.models import ModelConfig
+from tinylm.core.models.gpt import GPT
+from tinylm.lab.results import REPO
+from tinylm.machine.device import set_threads
+from tinylm.tuning.speed import step_parts
 
 ROWS = {  # label: (torch.compile mode, inductor config patch, optimizer compiled, head chunk)
     "default": (None, {}, False, 0),

@@ -25,11 +25,11 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from benchmarks.run import bench_lock
-from tinylm.results import REPO
+from tinylm.lab.results import REPO
 
 # Runs in the child, with the version's folder first on sys.path; torch is loaded first, so
 # both versions' OpenMP threads wait as this process's tinylm chose (older versions set their
-# own). training_step moved from tinylm.calibrate to tinylm.speed; both build and warm the
+# own). training_step moved from tinylm.tuning.calibrate to tinylm.tuning.speed; both build and warm the
 # trainer's step.
 CHILD = """
 import json, statistics, sys, time
@@ -37,9 +37,9 @@ import torch
 sys.path.insert(0, sys.argv[1])
 import tinylm
 try:
-    from tinylm.speed import training_step
+    from tinylm.tuning.speed import training_step
 except ImportError:
-    from tinylm.calibrate import training_step
+    from tinylm.tuning.calibrate import training_step
 cfg, steps = tinylm.ModelConfig(width=96), int(sys.argv[2])
 assert tinylm.__file__.startswith(sys.argv[1]), tinylm.__file__
 step, model = training_step(cfg, batch_size=8, compile=True)

@@ -21,11 +21,12 @@ import sys
 from tqdm.auto import tqdm
 
 from benchmarks.run import bench_lock
-from tinylm.device import set_threads
-from tinylm.models import ModelConfig
-from tinylm.recipes import RECIPES
-from tinylm.results import REPO
-from tinylm.speed import time_steps, training_step
+from tinylm.core.models import ModelConfig
+from tinylm.core.spec import resolve_model
+from tinylm.lab.recipes import RECIPES
+from tinylm.lab.results import REPO
+from tinylm.machine.device import set_threads
+from tinylm.tuning.speed import time_steps, training_step
 
 ARCH = {"gpt2": {k: RECIPES["gpt2"][k] for k in ("mlp", "norm", "positions", "tie_embeddings")},
         "default": {}}
@@ -36,7 +37,7 @@ IMPLEMENTATIONS = (("fp32 eager", "float32", False), ("bf16 eager", "bfloat16", 
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--width", type=int, default=ModelConfig().for_budget(None).width)
+    p.add_argument("--width", type=int, default=resolve_model(ModelConfig()).width)
     p.add_argument("--layers", type=int, default=ModelConfig.layers)
     p.add_argument("--heads", type=int, default=ModelConfig.heads)
     p.add_argument("--context", type=int, default=ModelConfig.context)

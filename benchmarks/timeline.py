@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 import tinylm
-from tinylm.results import results_dir
+from tinylm.lab.results import results_dir
 
 MOMENTS_S = (5, 15, 30, 60, 120, 300)  # seconds of training; those past the budget are dropped
 

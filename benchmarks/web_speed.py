@@ -4,7 +4,7 @@
     python -m benchmarks.web_speed --train-seconds 40 --label NAME  # train one of the 300 s shape
 
 Speed depends on the model's shape, not on how long it trained, so `--train-seconds` trains
-the default recipe at the shape a 300 s budget gives (`ModelConfig.for_budget(300)`: its width
+the default recipe at the shape a 300 s budget gives (`resolve_model(ModelConfig(), 300)`: its width
 and value embeddings) for fewer seconds. For each weight precision it writes the page, then
 opens it `--repeats` times in a fresh browser context from file:// with autorun: time from
 navigation start to the first generated token (parsing the page, decoding the weights, building
@@ -23,7 +23,7 @@ import urllib.parse
 from pathlib import Path
 
 from benchmarks.run import bench_lock
-from tinylm.results import REPO
+from tinylm.lab.results import REPO
 
 sys.path.insert(0, str(REPO / "tests"))  # the browser helpers the tests use (system Chromium)
 from browser import lab  # noqa: E402
@@ -34,9 +34,10 @@ QUERY = {"prompt": "Once upon a time", "temperature": 0.8, "max_new_tokens": 200
 def train_run(seconds: float, out: Path) -> Path:
     """The default recipe at the 300 s shape, trained `seconds` (eager: no compile to wait for)."""
     import tinylm
-    from tinylm.models import ModelConfig
+    from tinylm.core.models import ModelConfig
+    from tinylm.core.spec import resolve_model
 
-    shape = ModelConfig().for_budget(300)
+    shape = resolve_model(ModelConfig(), 300)
     data = tinylm.prepare(tinylm.DataConfig(), progress=False)
     model_cfg = ModelConfig(vocab_size=data.vocab_size, width=shape.width,
                             value_embeds=shape.value_embeds)
@@ -81,15 +82,16 @@ def main(argv=None) -> int:
                         help="train the default at the 300 s shape for this long first")
     p.add_argument("--repeats", type=int, default=5)
     args = p.parse_args(argv)
-    from tinylm.checkpoint import load
-    from tinylm.models import ModelConfig
+    from tinylm.core.checkpoint import load
+    from tinylm.core.models import ModelConfig
+    from tinylm.core.spec import resolve_model
     from tinylm.web import PRECISIONS, write_page
 
     with tempfile.TemporaryDirectory() as tmp, bench_lock():
         tmp = Path(tmp)
         run = Path(args.run) if args.run else train_run(args.train_seconds, tmp / "run")
         ckpt = load(run)
-        cfg, shape = ckpt.model_config, ModelConfig().for_budget(300).for_device()
+        cfg, shape = ckpt.model_config, resolve_model(ModelConfig(), 300)
         pages = {prec: write_page(run, tmp / prec, prec) for prec in PRECISIONS}
         with lab.chromium() as browser:
             results = {prec: measure(browser, page, args.repeats) for prec, page in pages.items()}

@@ -3,7 +3,7 @@
     python binder/fetch_data.py DIR [--corpus tinystories] [--max-train-bytes N]
 
 Writes DIR/<corpus>/train-0.txt.gz and DIR/<corpus>/validation.txt.gz, documents separated by
-`<|endoftext|>` lines: the layout `tinylm.corpus` reads when TINYLM_DATA_DIR=DIR.
+`<|endoftext|>` lines: the layout `tinylm.core.corpus` reads when TINYLM_DATA_DIR=DIR.
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ BINDER_TRAIN_BYTES = 10_000_000
 
 
 def write_corpus(corpus, folder: Path) -> Path:
-    """Write a loaded `tinylm.corpus.Corpus` in the TINYLM_DATA_DIR layout; returns its folder."""
-    from tinylm.corpus import EOT
+    """Write a loaded `tinylm.core.corpus.Corpus` in the TINYLM_DATA_DIR layout; returns its folder."""
+    from tinylm.core.corpus import EOT
 
     out = Path(folder) / corpus.name
     out.mkdir(parents=True, exist_ok=True)
@@ -33,7 +33,7 @@ def write_corpus(corpus, folder: Path) -> Path:
 
 def main(argv: list[str] | None = None) -> int:
     sys.path.insert(0, str(ROOT))
-    from tinylm.corpus import load_corpus
+    from tinylm.core.corpus import load_corpus
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("folder", type=Path)

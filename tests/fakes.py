@@ -10,7 +10,7 @@ GiB = 2**30
 
 def fresh_machine(monkeypatch, tmp_path):
     """An empty machine-measurement cache of the test's own; no other training running."""
-    from tinylm import machine
+    from tinylm.tuning import probe as machine
 
     monkeypatch.setenv("TINYLM_CACHE_DIR", str(tmp_path))
     monkeypatch.setattr(machine, "_memo", {})

@@ -1,4 +1,4 @@
-"""Freed training buffers stay in the process on glibc (`tinylm.allocator`), and nothing
+"""Freed training buffers stay in the process on glibc (`tinylm.machine.allocator`), and nothing
 happens on other platforms or when switched off."""
 
 from __future__ import annotations
@@ -10,14 +10,16 @@ import sys
 
 import pytest
 
-from tinylm import allocator
-from tinylm.runs import environment
+from tinylm.machine import allocator
+from tinylm.runs.folders import environment
 
-# allocate, touch and free a 64 MiB buffer six times; print the page faults of the last three
-# (the first rounds settle the heap and torch's thread pool)
+# in a process that has loaded the trainer (as a training process has: the heap's layout
+# depends on what was loaded first), allocate, touch and free a 64 MiB buffer six times; print
+# the page faults of the last three (the first rounds settle the heap and torch's thread pool)
 FAULTS = """
 import resource, sys, torch
-from tinylm import allocator
+import tinylm.runs.train
+from tinylm.machine import allocator
 print(allocator.keep_freed_memory(), file=sys.stderr)
 def touch():
     t = torch.empty(64 << 20, dtype=torch.uint8); t.fill_(1); del t

@@ -10,7 +10,7 @@ import pytest
 
 from benchmarks import fit_calibration, run
 from tinylm import measured
-from tinylm.results import read_runs
+from tinylm.lab.results import read_runs
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -90,12 +90,12 @@ def test_fitted_constants_are_named_as_in_measured(capsys):
 
 
 def test_profile_and_head_speed_build_the_trainers_step():
-    """The two speed studies time the trainer's own pieces (`tinylm.speed.step_parts`)."""
+    """The two speed studies time the trainer's own pieces (`tinylm.tuning.speed.step_parts`)."""
     import torch
 
     from benchmarks import head_speed, profile_step
-    from tinylm.models import ModelConfig
-    from tinylm.models.heads import AdaptiveHead
+    from tinylm.core.models import ModelConfig
+    from tinylm.core.models.heads import AdaptiveHead
 
     small = {"width": 32, "context": 32, "vocab_size": 512, "head": "adaptive"}
     model, opt, fn, batches, _ = profile_step.build(small, batch_size=2, compile_=False)
@@ -117,7 +117,7 @@ def test_chunked_head_and_loss_match_the_plain_ones():
     import torch
 
     from benchmarks.step_variants import LinearCrossEntropy
-    from tinylm.models.layers import lm_loss
+    from tinylm.core.models.layers import lm_loss
 
     torch.manual_seed(0)
     h = torch.randn(50, 16, requires_grad=True)
@@ -135,12 +135,12 @@ def test_chunked_head_and_loss_match_the_plain_ones():
 
 
 def test_cuda_check_refuses_without_a_gpu_and_runs_its_steps_on_a_cpu(tmp_path, monkeypatch):
-    """The prepared GPU script (run only where a GPU is lent) stays runnable: here on the CPU,
+    """The prepared GPU script (run only where there is a GPU) stays runnable: here on the CPU,
     with a shorter calibrate probe and the tests' small data."""
     import torch
 
     from benchmarks import cuda_check
-    from tinylm.calibrate import LADDER, calibrate
+    from tinylm.tuning.calibrate import LADDER, calibrate
 
     if not torch.cuda.is_available():
         assert cuda_check.main(["--out", str(tmp_path)]) == 2
@@ -163,7 +163,7 @@ def test_cuda_check_refuses_without_a_gpu_and_runs_its_steps_on_a_cpu(tmp_path, 
 
 def test_calibrate_check_scores_each_shape_by_the_median_of_its_repeats():
     from benchmarks.calibrate_check import scores_by_shape
-    from tinylm.results import Study
+    from tinylm.lab.results import Study
 
     def run(recipe, width, bpb):
         return {"recipe": recipe, "settings": {"width": width, "layers": 2, "heads": 2},

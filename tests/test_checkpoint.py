@@ -3,10 +3,10 @@ import os
 
 import pytest
 
-from tinylm import checkpoint, folder
-from tinylm.checkpoint import CheckpointError, load
-from tinylm.models import GPT
-from tinylm.train import train
+from tinylm.core import checkpoint, folder
+from tinylm.core.checkpoint import CheckpointError, load
+from tinylm.core.models import GPT
+from tinylm.runs.train import train
 
 
 @pytest.fixture()
@@ -60,10 +60,15 @@ def test_incompatible_config(saved):
     (saved / "checkpoint.json").write_text(json.dumps(index))
     with pytest.raises(CheckpointError, match="incompatible"):
         load(saved)
+    for not_a_config in ("weights-1.safetensors", ["width", 16], 7, None):
+        index["model_config"] = not_a_config
+        (saved / "checkpoint.json").write_text(json.dumps(index))
+        with pytest.raises(CheckpointError, match="incompatible"):
+            load(saved)
 
 
 def test_mismatched_tokenizer(saved, small_data):
-    from tinylm.data import train_tokenizer
+    from tinylm.core.data import train_tokenizer
 
     other = train_tokenizer(["a b c"] * 10, 256)
     other.save(str(saved / "tokenizer.json"))

@@ -11,16 +11,17 @@ import re
 
 import pytest
 
-from tinylm import classroom, cli
 from tinylm import notebook as nb
-from tinylm.class_files import CSV_COLUMNS, RESULT_COLUMNS
+from tinylm.cli import main as cli
+from tinylm.lab import classroom
+from tinylm.lab.class_files import CSV_COLUMNS, RESULT_COLUMNS
 from tinylm.notebook.panels import kernel, results, speed
 
 
 @pytest.fixture(scope="module")
 def panel_rows(small_data):
     """Two finished runs of a real training panel (1 s each) and a real, tiny calibration."""
-    from tinylm.calibrate import calibrate
+    from tinylm.tuning.calibrate import calibrate
 
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(kernel, "prepare", lambda corpus, vocab: small_data)

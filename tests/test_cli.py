@@ -89,8 +89,8 @@ def test_every_flag_says_what_it_does_and_lists_its_choices():
     import dataclasses
 
     from tinylm import DataConfig, ModelConfig, TrainConfig
-    from tinylm.cli import build_parser
-    from tinylm.sample import SampleConfig
+    from tinylm.cli.main import build_parser
+    from tinylm.core.sample import SampleConfig
 
     for cls in (DataConfig, ModelConfig, TrainConfig, SampleConfig):
         for f in dataclasses.fields(cls):
@@ -102,7 +102,7 @@ def test_every_flag_says_what_it_does_and_lists_its_choices():
 
 
 def test_width_takes_a_number_or_auto():
-    from tinylm.cli import build_parser
+    from tinylm.cli.main import build_parser
     from tinylm.measured import WIDE_FROM_S
 
     parser = build_parser()

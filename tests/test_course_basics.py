@@ -10,23 +10,24 @@ import pytest
 import torch
 
 import tinylm
-from tinylm.data import token_pieces
-from tinylm.evaluate import bits_per_byte, metrics_from_totals
+from tinylm.core.data import token_pieces
+from tinylm.core.evaluate import bits_per_byte, metrics_from_totals
+from tinylm.core.sample import SampleConfig, next_token_probs
 from tinylm.measured import NARROW_WIDTH, WIDE_WIDTH
 from tinylm.notebook import claim
-from tinylm.sample import SampleConfig, next_token_probs
-from tinylm.speed import measure_throughput
+from tinylm.tuning.speed import measure_throughput
 
 
 def test_the_probe_measures_the_model_five_minutes_train(small_data, fast_cfg):
-    """Chapter 0 probes `ModelConfig().for_budget(300)`: the shape `train` gives a 300 s run."""
+    """Chapter 0 probes `resolve_model(ModelConfig(), 300)`: the shape `train` gives a 300 s
+    run."""
     cfg = tinylm.ModelConfig(vocab_size=small_data.vocab_size)
     run = tinylm.train(small_data, cfg, fast_cfg(budget_s=300), stop=lambda: True,
                        progress=False).metrics
-    probe = measure_throughput(cfg.for_budget(300), batch_size=2, device="cpu", seconds=0.01,
+    probe = measure_throughput(tinylm.resolve_model(cfg, 300), batch_size=2, device="cpu", seconds=0.01,
                                threads=1)
     assert run["width"] == WIDE_WIDTH and run["params"] == probe["params"]
-    assert cfg.for_budget(60).width == NARROW_WIDTH  # the one-minute model is the narrow one
+    assert tinylm.resolve_model(cfg, 60).width == NARROW_WIDTH  # the one-minute model: narrow
 
 
 def test_token_pieces_join_back_to_the_text(small_data):

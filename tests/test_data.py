@@ -7,8 +7,8 @@ import pytest
 import torch
 
 import tinylm
-from tinylm.corpus import DataError, load_corpus, split_documents
-from tinylm.data import DataConfig, prepare, token_byte_lengths, train_tokenizer, val_windows
+from tinylm.core.corpus import DataError, load_corpus, split_documents
+from tinylm.core.data import DataConfig, prepare, token_byte_lengths, train_tokenizer, val_windows
 
 
 def test_shared_tinystories_loads_with_its_documents():

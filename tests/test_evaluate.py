@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from tinylm.evaluate import bits_per_byte, evaluate, metrics_from_totals
-from tinylm.models import LanguageModel, ModelConfig
+from tinylm.core.evaluate import bits_per_byte, evaluate, metrics_from_totals
+from tinylm.core.models import LanguageModel, ModelConfig
 
 
 class Uniform(LanguageModel):

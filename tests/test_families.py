@@ -7,8 +7,9 @@ import torch
 from fast import FAST_TRAIN
 
 import tinylm
-from tinylm.models import MaskedDiffusionLM, ModelConfig, build_model
-from tinylm.train import TrainConfig, train
+from tinylm.core.models import MaskedDiffusionLM, ModelConfig, build_model
+from tinylm.core.schedule import TrainConfig
+from tinylm.runs.train import train
 
 
 def quick(**kw):

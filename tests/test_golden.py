@@ -2,9 +2,10 @@
 seed, must give the logits and losses stored in tests/golden/outputs.json. A refactor that
 changes the numbers (initialization, layer order, a norm's epsilon) fails here even when every
 behavioural test still passes. Each config names every field, so moving a default changes
-nothing here. If a change of the numbers is intended, regenerate and commit the file:
+nothing here. If a change of the numbers is intended, regenerate the golden files (this one and
+the trained run's run.json of test_golden_run.py) and commit them:
 
-    python tests/test_golden.py
+    python tests/regenerate_golden.py
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ GOLDEN = Path(__file__).resolve().parent / "golden" / "outputs.json"
 BASE = dict(vocab_size=300, context=16, width=32, layers=2, heads=2, mlp="gelu", mlp_ratio=4.0,
             norm="layernorm", positions="rotary", tie_embeddings=False, qk_norm=False,
             dropout=0.0, logit_softcap=0.0, zero_init_proj=False, head="full",
-            head_shortlist=64, head_tail_width=8, bigram_buckets=0, smear=False,
+            head_shortlist=64, head_tail_width=8, smear=False,
             doc_mask=False, value_embeds=False)
 CASES = {
     "gpt-default": dict(family="gpt"),
@@ -28,7 +29,7 @@ CASES = {
     "gpt-swiglu-rmsnorm-qknorm-softcap": dict(family="gpt", mlp="swiglu", norm="rmsnorm",
                                               qk_norm=True, logit_softcap=15.0),
     "gpt-adaptive-head": dict(family="gpt", head="adaptive"),
-    "gpt-bigram-smear": dict(family="gpt", bigram_buckets=64, smear=True),
+    "gpt-smear": dict(family="gpt", smear=True),
     "gpt-doc-mask-value-embeds": dict(family="gpt", doc_mask=True, value_embeds=True),
     "lstm": dict(family="lstm", layers=1),
     "mdlm": dict(family="mdlm"),
@@ -37,14 +38,14 @@ CASES = {
 
 def outputs(name: str) -> dict:
     """Logits (a slice and summary numbers) and the loss of case `name`, seeded, fp32."""
-    from tinylm.models import ModelConfig, build_model
+    from tinylm.core.models import ModelConfig, build_model
 
     torch.manual_seed(0)
     model = build_model(ModelConfig(**{**BASE, **CASES[name]})).eval()
     with torch.no_grad():  # the input-side extras start at zero (a no-op): give them values
         torch.manual_seed(2)
         for key, p in model.named_parameters():
-            if key.startswith(("bigram_emb", "smear_", "value_embs")):
+            if key.startswith(("smear_", "value_embs")):
                 p.normal_()
     tokens = (torch.arange(2 * BASE["context"]).view(2, -1) * 7) % BASE["vocab_size"]
     if CASES[name].get("doc_mask"):
@@ -72,8 +73,13 @@ def test_outputs_match_the_golden_file(name):
     assert got["loss"] == pytest.approx(expected["loss"], abs=1e-4)
 
 
-if __name__ == "__main__":
-    sys.path.insert(0, str(GOLDEN.parents[2]))
+def write() -> Path:
+    """Write every case's outputs to the golden file."""
     GOLDEN.parent.mkdir(exist_ok=True)
     GOLDEN.write_text(json.dumps({name: outputs(name) for name in CASES}, indent=1) + "\n")
-    print(f"wrote {GOLDEN}")
+    return GOLDEN
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(GOLDEN.parents[2]))
+    print(f"wrote {write()}")

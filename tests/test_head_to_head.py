@@ -6,8 +6,8 @@ import math
 
 import pytest
 
-from tinylm import head_to_head as h2h
-from tinylm.results import Study
+from tinylm.lab import head_to_head as h2h
+from tinylm.lab.results import Study
 
 NOISE = {300.0: {"sd": 0.01, "recipes": 3, "median_gap": 0.01, "max_gap": 0.02}}
 

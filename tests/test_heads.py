@@ -8,10 +8,12 @@ import pytest
 import torch
 
 import tinylm
-from tinylm.models import GPT, ModelConfig, lm_loss
-from tinylm.models.config import HEAD_KINDS as HEADS
-from tinylm.models.heads import AdaptiveHead
-from tinylm.optim import make_optimizer
+from tinylm.core.models import GPT, ModelConfig, lm_loss
+from tinylm.core.models.config import HEAD_KINDS as HEADS
+from tinylm.core.models.heads import AdaptiveHead
+from tinylm.core.optim import make_optimizer
+from tinylm.core.schedule import TrainConfig
+from tinylm.core.spec import RunSpec, resolve
 
 ADAPTIVE = dict(vocab_size=300, context=16, width=32, layers=1, heads=2, head="adaptive",
                 head_shortlist=50, head_tail_width=8)
@@ -53,11 +55,11 @@ def test_set_order_puts_the_most_frequent_tokens_in_the_shortlist():
 
 
 def test_fewer_parameters_and_flops_than_the_full_head():
-    full = tinylm.models.param_count(ModelConfig(head="full"))
-    adaptive = tinylm.models.param_count(ModelConfig(head="adaptive"))
+    full = tinylm.core.models.param_count(ModelConfig(head="full"))
+    adaptive = tinylm.core.models.param_count(ModelConfig(head="adaptive"))
     # 4096 x 96 -> 1025 x 96 + 24 x 96 + 3072 x 24
     assert full - adaptive == 4096 * 96 - (1025 * 96 + 24 * 96 + 3072 * 24)
-    flops = {h: tinylm.models.train_flops_per_token(ModelConfig(head=h)) for h in HEADS}
+    flops = {h: tinylm.core.models.train_flops_per_token(ModelConfig(head=h)) for h in HEADS}
     assert flops["full"] - flops["adaptive"] == 6 * (full - adaptive)  # 6 per weight per token
 
 
@@ -88,7 +90,7 @@ def test_a_small_vocabulary_keeps_a_tail():
 
 def test_other_families_keep_a_full_head():
     for family in ("lstm", "mdlm"):
-        model = tinylm.models.build_model(ModelConfig(**{**ADAPTIVE, "family": family}))
+        model = tinylm.core.models.build_model(ModelConfig(**{**ADAPTIVE, "family": family}))
         assert isinstance(model.head, torch.nn.Linear)
 
 
@@ -108,23 +110,31 @@ def test_trains_saves_and_samples(small_data, fast_cfg, tmp_path):
     assert text.startswith("Once upon a time") and len(text) > len("Once upon a time")
 
 
+def head_for(cfg: ModelConfig, device: str, dtype: str) -> str:
+    """The head `resolve` gives `cfg` for a run on `device` computing in `dtype`."""
+    train = TrainConfig(device=device, dtype=dtype, compile="off")
+    return resolve(RunSpec(model=cfg, train=train)).spec.model.head
+
+
 @pytest.mark.parametrize("device,dtype,expected", [
-    ("cpu", torch.float32, "adaptive"),  # fp32 matmuls are the cost: the adaptive head wins
-    ("cpu", torch.bfloat16, "full"),  # native bf16 makes the full head cheap
-    ("cuda", torch.bfloat16, "full"),
-    ("mps", torch.float32, "full"),  # an accelerator: unmeasured, the plain head
+    ("cpu", "float32", "adaptive"),  # fp32 matmuls are the cost: the adaptive head wins
+    ("cpu", "bfloat16", "full"),  # native bf16 makes the full head cheap
+    ("cuda", "bfloat16", "full"),
+    ("mps", "float32", "full"),  # an accelerator: unmeasured, the plain head
 ])
-def test_auto_head_follows_the_device(device, dtype, expected):
+def test_auto_head_follows_the_device(monkeypatch, device, dtype, expected):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)  # every device exists here
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: True)
     assert ModelConfig().head == "auto"
-    assert ModelConfig().for_device(device, dtype).head == expected
-    assert ModelConfig(tie_embeddings=True).for_device("cpu", torch.float32).head == "full"
+    assert head_for(ModelConfig(), device, dtype) == expected
+    assert head_for(ModelConfig(tie_embeddings=True), "cpu", "float32") == "full"
     for head in ("full", "adaptive"):  # asked for explicitly: kept
-        assert ModelConfig(head=head).for_device(device, dtype).head == head
+        assert head_for(ModelConfig(head=head), device, dtype) == head
 
 
 @pytest.mark.parametrize("fast_bf16,expected", [(False, "adaptive"), (True, "full")])
 def test_a_model_built_directly_decides_for_this_cpu(monkeypatch, fast_bf16, expected):
-    monkeypatch.setattr("tinylm.models.config.cpu_has_fast_bf16", lambda: fast_bf16)
+    monkeypatch.setattr("tinylm.machine.device.cpu_has_fast_bf16", lambda: fast_bf16)
     model = GPT(ModelConfig(**{**ADAPTIVE, "head": "auto"}))
     assert model.cfg.head == expected
     assert isinstance(model.head, AdaptiveHead) == (expected == "adaptive")
@@ -143,13 +153,12 @@ def test_the_trainer_decides_the_head_for_its_dtype(small_data, fast_cfg, tmp_pa
 def test_a_checkpoint_from_before_the_head_setting_loads_with_the_full_head(small_data, fast_cfg,
                                                                             tmp_path):
     cfg = ModelConfig(vocab_size=small_data.vocab_size, context=64, width=32, layers=1, heads=2,
-                      head="full", smear=False, bigram_buckets=0,
-                      value_embeds=False)  # a model of those days
+                      head="full", smear=False, value_embeds=False)  # a model of those days
     tinylm.train(small_data, cfg, fast_cfg(steps=2), out_dir=tmp_path / "old", progress=False)
     index_file = tmp_path / "old" / "checkpoint.json"
     index = json.loads(index_file.read_text())
-    for key in ("head", "head_shortlist", "head_tail_width", "bigram_buckets", "smear",
-                "doc_mask", "value_embeds"):
+    for key in ("head", "head_shortlist", "head_tail_width", "smear", "doc_mask",
+                "value_embeds"):
         del index["model_config"][key]  # as a checkpoint written before these settings existed
     index_file.write_text(json.dumps(index))
     assert tinylm.load(tmp_path / "old").model.cfg.head == "full"

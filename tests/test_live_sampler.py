@@ -19,10 +19,10 @@ import torch
 from browser import lab
 from fast import TINY_MODEL
 
-from tinylm.models import ModelConfig, build_model
+from tinylm.core.models import ModelConfig, build_model
 from tinylm.notebook import live_sampler
 from tinylm.notebook.panels.web import BOOK_PAGE
-from tinylm.outcome import TrainResult
+from tinylm.runs.result import TrainResult
 
 module = importlib.import_module("tinylm.notebook.live_sampler")  # the function shadows it
 HOSTILE_TITLE = "<img src=x onerror=alert(1)> & 'q'"

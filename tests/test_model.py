@@ -4,7 +4,7 @@ import math
 import pytest
 import torch
 
-from tinylm.models import GPT, ModelConfig
+from tinylm.core.models import GPT, ModelConfig
 
 
 def test_exact_parameter_counts():
@@ -84,7 +84,7 @@ def test_validation_is_per_family():
 
 
 def test_behaviour_lives_on_the_model_classes():
-    from tinylm.models import REGISTRY, build_model, param_count, train_flops_per_token
+    from tinylm.core.models import REGISTRY, build_model, param_count, train_flops_per_token
 
     for family, cls in REGISTRY.items():
         cfg = ModelConfig(family=family, vocab_size=300, context=16, width=16, layers=1, heads=2)
@@ -99,17 +99,18 @@ def test_behaviour_lives_on_the_model_classes():
 
 
 def test_width_auto_widens_the_transformer_from_the_measured_budget():
+    from tinylm.core.spec import resolve_model
     from tinylm.measured import NARROW_WIDTH, WIDE_FROM_S, WIDE_WIDTH
 
     auto = ModelConfig()
     assert auto.width == "auto"
-    assert auto.for_budget(60).width == NARROW_WIDTH == 96  # best in one minute
-    assert auto.for_budget(WIDE_FROM_S - 1).width == NARROW_WIDTH
-    assert auto.for_budget(WIDE_FROM_S).width == WIDE_WIDTH == 128
-    assert auto.for_budget(300).width == WIDE_WIDTH  # best in five
-    assert auto.for_budget(None).width == NARROW_WIDTH  # a model built without a budget
-    assert ModelConfig(family="lstm").for_budget(300).width == NARROW_WIDTH  # measured on gpt
-    assert ModelConfig(width=64).for_budget(300).width == 64  # an explicit width is kept
+    assert resolve_model(auto, 60).width == NARROW_WIDTH == 96  # best in one minute
+    assert resolve_model(auto, WIDE_FROM_S - 1).width == NARROW_WIDTH
+    assert resolve_model(auto, WIDE_FROM_S).width == WIDE_WIDTH == 128
+    assert resolve_model(auto, 300).width == WIDE_WIDTH  # best in five
+    assert resolve_model(auto).width == NARROW_WIDTH  # a model built without a budget
+    assert resolve_model(ModelConfig(family="lstm"), 300).width == NARROW_WIDTH  # gpt's rule
+    assert resolve_model(ModelConfig(width=64), 300).width == 64  # an explicit width is kept
     built = GPT(ModelConfig(vocab_size=300, context=8, layers=1))
     assert built.cfg.width == NARROW_WIDTH and built.tok_emb.weight.shape == (300, NARROW_WIDTH)
 
@@ -124,3 +125,28 @@ def test_width_auto_is_validated_for_every_width_it_can_become(changes, message)
     with pytest.raises(ValueError, match=message):
         ModelConfig(**changes).validate()
     ModelConfig(heads=4).validate()  # 96 / 4 and 128 / 4: both fine
+
+
+def test_the_trainer_decides_the_width_by_its_budget(small_data, fast_cfg):
+    import tinylm
+    from tinylm.measured import NARROW_WIDTH, WIDE_FROM_S, WIDE_WIDTH
+
+    cfg = ModelConfig(vocab_size=small_data.vocab_size, context=64, layers=1)  # width "auto"
+    long = tinylm.train(small_data, cfg, fast_cfg(budget_s=WIDE_FROM_S, steps=1), progress=False)
+    assert long.metrics["width"] == WIDE_WIDTH == long.model.tok_emb.embedding_dim
+    short = tinylm.train(small_data, cfg, fast_cfg(budget_s=5, steps=1), progress=False)
+    assert short.metrics["width"] == NARROW_WIDTH == short.model.tok_emb.embedding_dim
+
+
+def test_stored_runs_keep_their_labels_across_the_width_rule():
+    from tinylm.lab.recipes import RECIPES, defaults, label
+
+    def stored(budget_s, width):
+        return {**defaults(), "budget_s": budget_s, "width": width, "value_embeds": "auto"}
+
+    assert label("default", stored(300.0, 128)) == "default"  # what width auto gives at 300 s
+    assert label("default", stored(300.0, 96)) == "default:width=96"  # the old default there
+    assert label("default", stored(60.0, 96)) == "default"
+    assert label("default", stored(60.0, 128)) == "default:width=128"
+    assert label("default", stored(300.0, "auto")) == "default"
+    assert label("gpt2", {**stored(300.0, 128), **RECIPES["gpt2"]}) == "gpt2"  # its own width

@@ -99,13 +99,13 @@ def test_chapter_executes_in_quick_mode_from_a_wheel(path, wheel_site, tmp_path,
 EXPECTED_IMAGES = {"01": 3, "02": 3, "03": 6, "04": 2, "05": 2, "06": 1, "appendix_log": 2}
 # Code each chapter shows from the package's source (`nb.source`, titled with the name).
 EXPECTED_SOURCE = {
-    "02": ("tinylm.models.layers.Block",),
-    "03": ("tinylm.models.gpt.GPT", "tinylm.models.layers.Attention.forward",
-           "tinylm.models.layers.Rotary", "tinylm.models.layers.MLP",
-           "tinylm.optim.make_optimizer", "tinylm.schedule.lr_at"),
-    "04": ("tinylm.schedule.TrainConfig", "tinylm.schedule.lr_at", "tinylm.train._Loop.run",
-           "tinylm.train._Loop._train_step", "tinylm.train._Loop._log"),
-    "appendix_log": ("tinylm.models.heads.AdaptiveHead", "tinylm.models.layers.attend"),
+    "02": ("tinylm.core.models.layers.Block",),
+    "03": ("tinylm.core.models.gpt.GPT", "tinylm.core.models.layers.Attention.forward",
+           "tinylm.core.models.layers.Rotary", "tinylm.core.models.layers.MLP",
+           "tinylm.core.optim.make_optimizer", "tinylm.core.schedule.lr_at"),
+    "04": ("tinylm.core.schedule.TrainConfig", "tinylm.core.schedule.lr_at", "tinylm.core.loop.Loop.run",
+           "tinylm.core.loop.Loop.train_step", "tinylm.core.loop.Loop.log"),
+    "appendix_log": ("tinylm.core.models.heads.AdaptiveHead", "tinylm.core.models.layers.attend"),
 }
 # Other HTML a chapter must show: the size appendix merges the stored sweeps as a class's CSVs.
 EXPECTED_HTML = {"appendix_size": ("data:image/png;base64,", "<h2>Laptops</h2>", "Skipped (0)")}
@@ -117,32 +117,33 @@ EXPECTED_HTML = {"appendix_size": ("data:image/png;base64,", "<h2>Laptops</h2>",
 def test_source_shows_the_package_code_with_its_lines():
     import inspect
 
-    from tinylm.models.gpt import GPT
-    from tinylm.train import _Loop
+    from tinylm.core.loop import Loop
+    from tinylm.core.models.gpt import GPT
 
     block = nb.source(GPT.forward)
     code, first = inspect.getsourcelines(GPT.forward)
-    assert (block.path, block.first, block.last) == ("tinylm/models/gpt.py", first,
+    assert (block.path, block.first, block.last) == ("tinylm/core/models/gpt.py", first,
                                                      first + len(code) - 1)
     assert block.code.startswith("def forward(self") and "[B, T, vocab]" in block.code
     page = block._repr_html_()
-    assert f"tinylm/models/gpt.py, lines {first}–{block.last}: tinylm.models.gpt.GPT.forward" in page
+    where = f"tinylm/core/models/gpt.py, lines {first}–{block.last}"
+    assert f"{where}: tinylm.core.models.gpt.GPT.forward" in page
     assert '<span style="' in page  # inline colours: no stylesheet needed, in Lab or the book
     assert block._repr_markdown_().count("```") == 2 and "def forward" in repr(block)
-    assert nb.source("tinylm.train._Loop.run").code == nb.source(_Loop.run).code
-    part = nb.source("tinylm.schedule.lr_at", lines=("if cfg.decay", "else:"))
+    assert nb.source("tinylm.core.loop.Loop.run").code == nb.source(Loop.run).code
+    part = nb.source("tinylm.core.schedule.lr_at", lines=("if cfg.decay", "else:"))
     assert part.code.startswith("if cfg.decay") and part.code.splitlines()[-1].strip().startswith("else:")
-    assert part.first > nb.source("tinylm.schedule.lr_at").first
+    assert part.first > nb.source("tinylm.core.schedule.lr_at").first
     assert nb.source(GPT, lines=(1, 2)).code.splitlines()[0] == "class GPT(LanguageModel):"
     for bad in (("no such line", 2), (3, 1), (1, 10_000)):
         with pytest.raises(ValueError):
             nb.source(GPT, lines=bad)
     with pytest.raises(ValueError, match="cannot import"):
         nb.source("nonexistent_module_xyz.thing")
-    long, short = nb.source("tinylm.train._Loop.run"), nb.source(GPT, lines=(1, 2))
+    long, short = nb.source("tinylm.core.loop.Loop.run"), nb.source(GPT, lines=(1, 2))
     assert long._repr_html_().startswith("<details") and "click to show" in long._repr_html_()
     assert not short._repr_html_().startswith("<details")  # a few lines stay open
-    assert not nb.source("tinylm.train._Loop.run", folded=False)._repr_html_().startswith("<det")
+    assert not nb.source("tinylm.core.loop.Loop.run", folded=False)._repr_html_().startswith("<det")
 
 
 # ---------------------------------------------------------------- plot helpers, no training
@@ -231,7 +232,7 @@ def test_plots_on_a_stored_study(stored):
 def test_stored_settings_override_stored_specs(stored):
     """Runs that store their complete settings are rerun and described by those settings, not
     by a spec that meant something else under older defaults."""
-    from tinylm.recipes import defaults
+    from tinylm.lab.recipes import defaults
 
     runs = stored / "sizes-60s" / "runs.jsonl"
     records = [json.loads(line) for line in runs.read_text().splitlines()]
@@ -295,9 +296,9 @@ def test_missing_studies_give_notes_not_errors(tmp_path, monkeypatch, capsys):
 
 
 def test_the_core_store_says_nothing_unless_asked(tmp_path, monkeypatch, capsys):
-    """tinylm.results shows nothing itself (no IPython in core): a missing study is None, and
+    """tinylm.lab.results shows nothing itself (no IPython in core): a missing study is None, and
     the message goes to `warn` when one is given (the notebook layer shows it as a note)."""
-    from tinylm import results
+    from tinylm.lab import results
 
     monkeypatch.setenv("TINYLM_RESULTS_DIR", str(tmp_path))
     messages = []
@@ -313,7 +314,7 @@ def test_the_core_store_says_nothing_unless_asked(tmp_path, monkeypatch, capsys)
 
 
 def test_one_loss_line_for_every_curve():
-    from tinylm.evaluate import bits_per_byte
+    from tinylm.core.evaluate import bits_per_byte
 
     fig, ax = nb.figure()
     history = _history(0.1)

@@ -3,7 +3,7 @@ where libgomp's spin count means nothing, the user's own setting kept, and recor
 
 import pytest
 
-from tinylm import openmp
+from tinylm.machine import openmp
 
 
 @pytest.fixture(autouse=True)
@@ -40,15 +40,25 @@ def test_too_late_once_torch_is_loaded_and_says_so():
 def test_the_choice_is_recorded_with_every_run(monkeypatch):
     import torch
 
-    from tinylm.runs import environment
+    from tinylm.runs.folders import environment
 
     monkeypatch.setattr(openmp, "chosen", "spin 10000")
     assert environment(torch.device("cpu"), torch.float32, 2)["omp_wait"] == "spin 10000"
 
 
-def test_others_busy_reads_the_whole_machine(monkeypatch):
-    monkeypatch.setattr(openmp.psutil, "cpu_count", lambda: 4)
-    monkeypatch.setattr(openmp.psutil, "cpu_percent", lambda interval: 20.0)  # 0.8 of a core
+def test_others_busy_reads_the_one_minute_load_average(monkeypatch):
+    monkeypatch.setattr(openmp.os, "getloadavg", lambda: (0.8, 2.0, 2.0))  # 0.8 of a core
     assert openmp.others_busy()
-    monkeypatch.setattr(openmp.psutil, "cpu_percent", lambda interval: 10.0)  # 0.4 of a core
+    monkeypatch.setattr(openmp.os, "getloadavg", lambda: (0.4, 2.0, 2.0))  # 0.4: the last minute
     assert not openmp.others_busy()
+
+
+def test_no_load_average_counts_as_quiet(monkeypatch):
+    """Windows has no os.getloadavg; elsewhere the system may refuse to report one."""
+    def unreadable():
+        raise OSError("load average unobtainable")
+
+    monkeypatch.setattr(openmp.os, "getloadavg", unreadable)
+    assert openmp.others_busy() is False
+    monkeypatch.delattr(openmp.os, "getloadavg", raising=False)
+    assert openmp.others_busy() is False

@@ -3,9 +3,9 @@
 import pytest
 import torch
 
-from tinylm.models import GPT, ModelConfig
-from tinylm.optim import BatchedMuon, make_optimizer
-from tinylm.train import TrainConfig
+from tinylm.core.models import GPT, ModelConfig
+from tinylm.core.optim import BatchedMuon, make_optimizer
+from tinylm.core.schedule import TrainConfig
 
 SHAPES = [(48, 16), (16, 16), (16, 48), (48, 16), (16, 16), (24, 40)]  # tall, square, wide
 
@@ -34,7 +34,7 @@ def test_batched_muon_matches_torch_muon(options):
 
 def test_newton_schulz_in_fp32_where_bf16_is_slow(monkeypatch):
     """Without native bf16 the update is computed in fp32: the same update to bf16 precision."""
-    monkeypatch.setattr("tinylm.device.cpu_has_fast_bf16", lambda: False)
+    monkeypatch.setattr("tinylm.machine.device.cpu_has_fast_bf16", lambda: False)
     ours, opt = _run(BatchedMuon)
     assert opt.ns_dtype == torch.float32
     theirs, _ = _run(torch.optim.Muon)
@@ -42,7 +42,7 @@ def test_newton_schulz_in_fp32_where_bf16_is_slow(monkeypatch):
     for a, b, a0 in zip(ours, theirs, start, strict=True):
         torch.testing.assert_close(a, b, rtol=0, atol=2e-3)
         assert (a - a0).abs().max() > 20 * (a - b).abs().max()  # differences << the update
-    monkeypatch.setattr("tinylm.device.cpu_has_fast_bf16", lambda: True)
+    monkeypatch.setattr("tinylm.machine.device.cpu_has_fast_bf16", lambda: True)
     assert _run(BatchedMuon, steps=1)[1].ns_dtype == torch.bfloat16
 
 
@@ -68,30 +68,25 @@ def test_default_optimizer_uses_batched_muon_for_hidden_matrices():
 
 
 @pytest.mark.parametrize("optimizer", ["muon", "adamw"])
-def test_input_tables_and_head_get_their_own_learning_rates(optimizer):
+def test_every_parameter_is_in_exactly_one_group(optimizer):
     model = GPT(ModelConfig(vocab_size=300, context=16, width=32, layers=2, heads=2, head="full",
                             value_embeds=True))
-    opt = make_optimizer(model, TrainConfig(optimizer=optimizer, embed_lr_scale=10.0,
-                                            head_lr_scale=0.5))
+    opt = make_optimizer(model, TrainConfig(optimizer=optimizer))
     scale = {id(p): g["lr_scale"] for g in opt.param_groups for p in g["params"]}
-    tables = [model.tok_emb.weight, *(t.weight for t in model.value_embs)]
-    assert all(scale[id(t)] == 10.0 for t in tables)
-    assert scale[id(model.head.weight)] == 0.5
-    assert scale[id(model.blocks[0].attn.qkv.weight)] == (5.0 if optimizer == "muon" else 1.0)
-    assert len(scale) == len(list(model.parameters()))  # every parameter in exactly one group
+    assert len(scale) == sum(len(g["params"]) for g in opt.param_groups)  # none twice
+    assert len(scale) == len(list(model.parameters()))  # none left out
+    tables = [model.tok_emb.weight, *(t.weight for t in model.value_embs), model.head.weight]
+    assert all(scale[id(t)] == 1.0 for t in tables)  # AdamW's rate
+    assert scale[id(model.blocks[0].attn.qkv.weight)] == (
+        TrainConfig.muon_lr_scale if optimizer == "muon" else 1.0)
 
 
-def test_a_tied_table_learns_at_the_input_rate():
+def test_a_tied_table_is_one_input_table():
     model = GPT(ModelConfig(vocab_size=300, context=16, width=32, layers=2, heads=2, head="full",
                             tie_embeddings=True))
-    opt = make_optimizer(model, TrainConfig(optimizer="adamw", embed_lr_scale=3.0,
-                                            head_lr_scale=0.5))
-    scale = {id(p): g["lr_scale"] for g in opt.param_groups for p in g["params"]}
-    assert model.head.weight is model.tok_emb.weight and scale[id(model.tok_emb.weight)] == 3.0
-    assert 0.5 not in scale.values() and all(g["params"] for g in opt.param_groups)
-
-
-@pytest.mark.parametrize("name", ["embed_lr_scale", "head_lr_scale"])
-def test_lr_scales_must_be_positive(name):
-    with pytest.raises(ValueError, match=name):
-        TrainConfig(**{name: 0.0}).validate()
+    opt = make_optimizer(model, TrainConfig(optimizer="adamw"))
+    assert model.head.weight is model.tok_emb.weight
+    assert len(opt.param_groups) == 3  # matrices, input tables, gains: no empty head group
+    assert all(g["params"] for g in opt.param_groups)
+    tables = [g for g in opt.param_groups if any(p is model.tok_emb.weight for p in g["params"])]
+    assert len(tables) == 1 and tables[0]["weight_decay"] == TrainConfig.weight_decay

@@ -14,10 +14,13 @@ import fakes
 import pytest
 import torch
 
-from tinylm import device, hub, machine, resources
-from tinylm.corpus import DataError, load_corpus
+from tinylm.core import hub
+from tinylm.core.corpus import DataError, load_corpus
+from tinylm.core.schedule import TrainConfig
+from tinylm.core.spec import RunSpec, resolve
+from tinylm.machine import device, memory
 from tinylm.measured import LR_BATCH_EXPONENT, LR_BATCH_EXPONENT_MEASURED
-from tinylm.schedule import TrainConfig
+from tinylm.tuning import probe as machine
 
 ROOT = Path(__file__).resolve().parents[1]
 GiB = fakes.GiB
@@ -65,7 +68,14 @@ FAST_MPS = {8: 90_000.0, 16: 170_000.0, 32: 300_000.0, 64: 380_000.0}
 
 
 def test_auto_without_a_measurement_never_takes_mps(fake_mps):
-    assert device.resolve_device("auto").type == "cpu"
+    spec = RunSpec(train=TrainConfig(compile="off"))
+    for unmeasured in (resolve(spec), resolve(spec, lambda t: None)):
+        assert unmeasured.device.type == "cpu" and unmeasured.device_how == "default"
+    measured = resolve(spec, lambda t: "mps")
+    assert measured.device.type == "mps" and measured.device_how == "measured"
+    assert measured.dtype == torch.float32 and measured.spec.model.head == "full"
+    asked = resolve(RunSpec(train=TrainConfig(device="cpu", compile="off")), lambda t: "mps")
+    assert asked.device.type == "cpu" and asked.device_how == "asked for"  # not measured
 
 
 def test_mps_present_and_slower_trains_on_the_cpu(fresh_machine, fake_mps):
@@ -76,7 +86,7 @@ def test_mps_present_and_slower_trains_on_the_cpu(fresh_machine, fake_mps):
     pick = machine.choose(found, budget_s=300)
     assert pick["device"] == "cpu" and pick["batch_size"] == 8
     assert pick["lr"] == pytest.approx(TrainConfig.lr)
-    assert machine.device_for(TrainConfig(budget_s=300)).type == "cpu"  # from the cache
+    assert machine.device_for(TrainConfig(budget_s=300)) == "cpu"  # from the cache
     assert len(measure.calls) == len(found["rows"])  # measured once
 
 
@@ -88,12 +98,12 @@ def test_mps_present_and_faster_is_chosen_with_its_batch_and_lr(fresh_machine, f
     assert ("not yet measured" in pick["lr_rule"]) != LR_BATCH_EXPONENT_MEASURED
     # at a fixed batch: the fastest device at that batch
     assert machine.choose(found, batch_size=8)["device"] == "mps"
-    assert machine.device_for(TrainConfig(batch_size=8)).type == "mps"
+    assert machine.device_for(TrainConfig(batch_size=8)) == "mps"
 
 
 def test_the_cpu_counts_its_measured_compile_gain(fresh_machine, fake_mps, monkeypatch):
     """MPS at 40k tok/s beats an eager CPU at 30k, not one that compiles (x COMPILE_SPEEDUP)."""
-    from tinylm import compiling
+    from tinylm.machine import compiling
 
     found = machine.probe(progress=False, measure=fake_speeds({"cpu": CPU, "mps": {
         8: 40_000.0, 16: 41_000.0}}))
@@ -146,10 +156,12 @@ def test_a_cpu_only_machine_measures_nothing(fresh_machine, monkeypatch):
         raise AssertionError("nothing to compare: nothing should be measured")
 
     assert machine.probe(progress=False, measure=never)["rows"] == []
-    assert machine.device_for(TrainConfig()).type == "cpu"
-    record = machine.record(TrainConfig(), torch.device("cpu"))
+    assert machine.device_for(TrainConfig()) == "cpu"
+    run = resolve(RunSpec(train=TrainConfig(compile="off")), machine.device_for)
+    record = machine.record(run.spec.train, run.device, run.device_how)
     assert record["device"] == "cpu" and "only a CPU" in record["how"]
-    assert machine.record(TrainConfig(device="cpu"), torch.device("cpu"))["how"] == "asked for"
+    asked = machine.record(TrainConfig(device="cpu"), torch.device("cpu"), "asked for")
+    assert asked == {"asked": "cpu", "device": "cpu", "how": "asked for"}
     assert not machine.cache_path().exists()
 
 
@@ -157,7 +169,7 @@ def test_training_on_auto_records_the_choice(fresh_machine, fake_mps, monkeypatc
                                              tiny_model_cfg, fast_cfg):
     """A fake Apple GPU, measured slower: the run trains on the CPU and says why in metrics."""
     import tinylm
-    from tinylm import machine
+    from tinylm.tuning import probe as machine
 
     speeds = {"cpu": CPU, "mps": SLOW_MPS}
     monkeypatch.setattr(machine, "measure_throughput", lambda cfg, batch, dev, **k: {
@@ -172,16 +184,34 @@ def test_training_on_auto_records_the_choice(fresh_machine, fake_mps, monkeypatc
 
 def test_cuda_bf16_only_where_native(fake_t4, monkeypatch):
     cuda = torch.device("cuda")
-    assert device.resolve_dtype("auto", cuda) == torch.float32  # a T4 emulates bf16
+    assert device.native_dtype(cuda) == torch.float32  # a T4 emulates bf16
     monkeypatch.setattr(torch.cuda, "get_device_capability", lambda d=None: (8, 0))
-    assert device.resolve_dtype("auto", cuda) == torch.bfloat16  # an A100
+    assert device.native_dtype(cuda) == torch.bfloat16  # an A100
     monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda including_emulation=True:
                         including_emulation)
-    assert device.resolve_dtype("auto", cuda) == torch.float32  # torch says: emulated only
+    assert device.native_dtype(cuda) == torch.float32  # torch says: emulated only
+
+
+def test_auto_on_a_t4_trains_cuda_in_fp32_with_the_full_head(fake_t4):
+    run = resolve(RunSpec(train=TrainConfig(compile="off")))
+    assert run.device.type == "cuda" and run.dtype == torch.float32
+    assert run.spec.train.device == "cuda" and run.spec.train.dtype == "float32"
+    assert run.spec.model.head == "full"  # the adaptive head is for CPUs computing in fp32
+
+
+def test_a_device_this_machine_lacks_is_a_clear_error(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
+    for name in ("cuda", "cuda:1", "mps"):
+        with pytest.raises(ValueError, match="available; use --device cpu"):
+            device.torch_device(name)
+    with pytest.raises(ValueError, match="unknown device 'tpu'"):
+        device.torch_device("tpu")
+    assert device.torch_device("cpu") == torch.device("cpu")
 
 
 def test_cuda_memory_comes_from_torch(fake_t4):
-    assert resources.available_bytes(torch.device("cuda")) == 15 * GiB
+    assert memory.available_bytes(torch.device("cuda")) == 15 * GiB
 
 
 # ---------------------------------------------------------------- memory and threads
@@ -192,7 +222,7 @@ VM = namedtuple("VM", "available total")
 
 @pytest.fixture
 def ram(monkeypatch):
-    monkeypatch.setattr(resources.psutil, "virtual_memory", lambda: VM(12 * GiB, 16 * GiB))
+    monkeypatch.setattr(memory.psutil, "virtual_memory", lambda: VM(12 * GiB, 16 * GiB))
 
 
 def cgroup(tmp_path, files: dict) -> Path:
@@ -204,22 +234,22 @@ def cgroup(tmp_path, files: dict) -> Path:
 
 def test_windows_without_proc_reads_memory_from_psutil(ram, monkeypatch, tmp_path):
     monkeypatch.setattr(sys, "platform", "win32")
-    monkeypatch.setattr(resources.os, "sched_getaffinity", None, raising=False)  # not on Windows
-    assert resources.usable_cpus(tmp_path) == (os.cpu_count() or 1)
+    monkeypatch.setattr(memory.os, "sched_getaffinity", None, raising=False)  # not on Windows
+    assert memory.usable_cpus(tmp_path) == (os.cpu_count() or 1)
     root = cgroup(tmp_path, {"memory.max": str(GiB), "cpu.max": "100000 100000"})
-    assert resources.available_bytes(torch.device("cpu"), root) == 12 * GiB  # no cgroups there
-    assert resources.cgroup_cpu_limit(root) is None
+    assert memory.available_bytes(torch.device("cpu"), root) == 12 * GiB  # no cgroups there
+    assert memory.cgroup_cpu_limit(root) is None
 
 
 def test_cgroup_v2_memory_and_cpu_limit(ram, monkeypatch, tmp_path):
     monkeypatch.setattr(sys, "platform", "linux")
     root = cgroup(tmp_path, {"memory.max": str(4 * GiB), "memory.current": str(3 * GiB),
                              "cpu.max": "150000 100000"})
-    assert resources.available_bytes(torch.device("cpu"), root) == 1 * GiB
-    assert resources.cgroup_cpu_limit(root) == 1.5
-    monkeypatch.setattr(resources.os, "sched_getaffinity", lambda pid: set(range(64)),
+    assert memory.available_bytes(torch.device("cpu"), root) == 1 * GiB
+    assert memory.cgroup_cpu_limit(root) == 1.5
+    monkeypatch.setattr(memory.os, "sched_getaffinity", lambda pid: set(range(64)),
                         raising=False)
-    assert resources.usable_cpus(root) == 2  # 64 host cores, a quota of 1.5 CPUs
+    assert memory.usable_cpus(root) == 2  # 64 host cores, a quota of 1.5 CPUs
 
 
 def test_cgroup_v1_limits_and_no_limit(ram, monkeypatch, tmp_path):
@@ -228,14 +258,14 @@ def test_cgroup_v1_limits_and_no_limit(ram, monkeypatch, tmp_path):
                                   "memory/memory.usage_in_bytes": str(GiB // 2),
                                   "cpu/cpu.cfs_quota_us": "200000",
                                   "cpu/cpu.cfs_period_us": "100000"})
-    assert resources.available_bytes(torch.device("cpu"), v1) == GiB + GiB // 2
-    assert resources.cgroup_cpu_limit(v1) == 2.0
+    assert memory.available_bytes(torch.device("cpu"), v1) == GiB + GiB // 2
+    assert memory.cgroup_cpu_limit(v1) == 2.0
     free = cgroup(tmp_path / "free", {"memory.max": "max", "cpu.max": "max 100000",
                                       "memory/memory.limit_in_bytes": "9223372036854771712",
                                       "cpu/cpu.cfs_quota_us": "-1"})
-    assert resources.available_bytes(torch.device("cpu"), free) == 12 * GiB
-    assert resources.cgroup_cpu_limit(free) is None
-    assert resources.cgroup_cpu_limit(tmp_path / "missing") is None
+    assert memory.available_bytes(torch.device("cpu"), free) == 12 * GiB
+    assert memory.cgroup_cpu_limit(free) is None
+    assert memory.cgroup_cpu_limit(tmp_path / "missing") is None
 
 
 def test_threads_follow_the_cpu_quota(monkeypatch):
@@ -252,7 +282,7 @@ def test_threads_follow_the_cpu_quota(monkeypatch):
 
 def test_mps_memory_is_the_metal_working_set_and_ram(ram, fake_mps, monkeypatch, tmp_path):
     monkeypatch.setattr(torch.mps, "driver_allocated_memory", lambda: 10 * GiB)
-    assert resources.available_bytes(torch.device("mps"), tmp_path) == 6 * GiB
+    assert memory.available_bytes(torch.device("mps"), tmp_path) == 6 * GiB
 
 
 # ---------------------------------------------------------------- the Hub
@@ -267,7 +297,7 @@ def online(monkeypatch):
 
 def test_hub_endpoint_from_hf_endpoint():
     """huggingface_hub reads HF_ENDPOINT when imported: so in a fresh process."""
-    code = "from tinylm.hub import hub_address; print(*hub_address())"
+    code = "from tinylm.core.hub import hub_address; print(*hub_address())"
     env = {**os.environ, "HF_ENDPOINT": "https://hf-mirror.example.org:8443/"}
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
                          cwd=ROOT, timeout=60)

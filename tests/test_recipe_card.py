@@ -7,11 +7,11 @@ import math
 
 import pytest
 
-from tinylm import analysis, noise
-from tinylm.recipe_card import CARD, CARD_COLUMNS, card_rows, measured, value
-from tinylm.recipes import RECIPES, defaults
-from tinylm.results import Study
-from tinylm.schedule import TrainConfig, lr_at
+from tinylm.core.schedule import TrainConfig, lr_at
+from tinylm.lab import analysis, noise
+from tinylm.lab.recipe_card import CARD, CARD_COLUMNS, card_rows, measured, value
+from tinylm.lab.recipes import RECIPES, defaults
+from tinylm.lab.results import Study
 
 
 def _study(name: str, budget: float, recipes: dict[str, tuple[dict, list[float]]]) -> Study:

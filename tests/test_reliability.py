@@ -15,10 +15,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import tinylm
-from tinylm.checkpoint import load
-from tinylm.corpus import DataError, load_corpus
-from tinylm.models import ModelConfig, build_model
-from tinylm.train import TrainConfig, lr_at, train
+from tinylm.core.checkpoint import load
+from tinylm.core.corpus import DataError, load_corpus
+from tinylm.core.models import ModelConfig, build_model
+from tinylm.core.schedule import TrainConfig, lr_at
+from tinylm.core.spec import resolve_model
+from tinylm.runs.train import train
 
 ANY_VALUE = st.one_of(st.none(), st.booleans(), st.integers(-5, 300), st.floats(allow_nan=True),
                       st.text(max_size=8), st.sampled_from(["gelu", "rmsnorm", "rotary", "cosine",
@@ -36,6 +38,7 @@ def test_model_config_either_works_or_raises_value_error(fields):
     except ValueError as e:  # the message names a setting that was given
         assert any(name in str(e) for name in (*fields, "head size")), str(e)
         return
+    cfg = resolve_model(cfg)  # "auto" made concrete, as a model built on its own does
     if cfg.width * cfg.layers * cfg.context > 50_000:
         return  # valid but too big to build in a unit test
     model = build_model(cfg)
@@ -103,7 +106,7 @@ def test_resume_with_other_optimizer_groups_names_the_problem(small_data, tiny_m
     first = train(small_data, tiny_model_cfg, cfg, out_dir=out, stop=lambda: True,
                   progress=False)
     assert first.status == "stopped" and load(out).resume_state() is not None
-    module = sys.modules["tinylm.train"]  # the module (tinylm.train is also the function)
+    module = sys.modules["tinylm.runs.train"]  # the module (tinylm.train is also the function)
     monkeypatch.setattr(module, "make_optimizer",
                         lambda model, _: torch.optim.AdamW(model.parameters()))
     with pytest.raises(ValueError, match="optimizer state does not fit this version"):
@@ -113,7 +116,8 @@ def test_resume_with_other_optimizer_groups_names_the_problem(small_data, tiny_m
 KILL_SCRIPT = textwrap.dedent("""
     import os, sys, time
     import tinylm
-    from tinylm import checkpoint, folder
+    from tinylm.core import checkpoint
+    from tinylm.core import folder
     data = tinylm.prepare(tinylm.DataConfig(corpus="tinystories", vocab_size=512,
                           max_train_bytes=1_000_000, max_val_bytes=60_000), progress=False)
     cfg = tinylm.ModelConfig(vocab_size=data.vocab_size, context=64, width=32, layers=2, heads=2)

@@ -1,8 +1,8 @@
 import pytest
 import torch
 
-from tinylm.sample import SampleConfig, generate, next_token_probs, stream, stream_tokens
-from tinylm.train import train
+from tinylm.core.sample import SampleConfig, generate, next_token_probs, stream, stream_tokens
+from tinylm.runs.train import train
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,7 @@ import yaml
 from packaging.specifiers import SpecifierSet
 
 from tinylm import version
-from tinylm.corpus import Corpus, load_corpus
+from tinylm.core.corpus import Corpus, load_corpus
 
 ROOT = Path(__file__).resolve().parents[1]
 

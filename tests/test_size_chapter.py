@@ -7,10 +7,13 @@ import json
 
 import pytest
 
-from tinylm import calibrate, measured, sweeps
+from tinylm import measured
 from tinylm import notebook as nb
-from tinylm.models import ModelConfig
-from tinylm.results import Study
+from tinylm.core.models import ModelConfig
+from tinylm.core.spec import resolve_model
+from tinylm.lab import sweeps
+from tinylm.lab.results import Study
+from tinylm.tuning import calibrate
 
 
 def _run(recipe: str, bpb: float, params: int, tps: float, width=None, threads=2) -> dict:
@@ -58,16 +61,16 @@ def test_a_width_nobody_recorded_is_what_auto_gives_at_the_budget():
     runs = [{"recipe": "default", "spec": {}, "metrics": {"val_bpb": 1.0}}]
     for budget in (60, 300):
         study = Study(f"x-{budget}s", {"rows": []}, [{**runs[0], "budget_s": budget}])
-        assert nb.width_of(study, "default") == ModelConfig().for_budget(budget).width
+        assert nb.width_of(study, "default") == resolve_model(ModelConfig(), budget).width
 
 
-def test_the_width_rule_is_printed_from_measured_and_matches_for_budget():
+def test_the_width_rule_is_printed_from_measured_and_matches_resolve():
     text = nb.width_rule()
     assert f"{measured.NARROW_WIDTH} for budgets under {measured.WIDE_FROM_S:g} s" in text
     assert f"{measured.WIDE_WIDTH} from {measured.WIDE_FROM_S:g} s on" in text
     below, at = measured.WIDE_FROM_S - 1, measured.WIDE_FROM_S
-    assert ModelConfig().for_budget(below).width == measured.NARROW_WIDTH
-    assert ModelConfig().for_budget(at).width == measured.WIDE_WIDTH
+    assert resolve_model(ModelConfig(), below).width == measured.NARROW_WIDTH
+    assert resolve_model(ModelConfig(), at).width == measured.WIDE_WIDTH
 
 
 def test_where_a_run_stood_at_a_moment():

@@ -11,7 +11,7 @@ import pytest
 
 import tinylm
 from tinylm import notebook as nb
-from tinylm.cli import build_parser
+from tinylm.cli.main import build_parser
 
 HOSTILE = "</script><script>window.pwned = 1</script><img src=x onerror=\"window.pwned = 2\">"
 

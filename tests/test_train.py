@@ -1,4 +1,3 @@
-import importlib
 import json
 import math
 
@@ -7,10 +6,11 @@ import torch
 from fast import FAST_TRAIN
 
 import tinylm
-from tinylm.checkpoint import load
-from tinylm.runs import RunLock
-from tinylm.schedule import momentum_at
-from tinylm.train import TrainConfig, lr_at, train
+from tinylm.core.checkpoint import load
+from tinylm.core.schedule import TrainConfig, lr_at
+from tinylm.core.spec import RunSpec, resolve
+from tinylm.runs.folders import RunLock
+from tinylm.runs.train import train
 
 REQUIRED_METRICS = {"val_loss", "val_bpb", "val_ppl", "tokens_seen", "tokens_per_s", "params",
                     "params_non_embedding", "train_seconds", "budget_s", "history",
@@ -134,8 +134,7 @@ def test_two_runs_cannot_share_a_folder(small_data, tiny_model_cfg, tmp_path):
 @pytest.mark.parametrize("field,value", [
     ("budget_s", 0), ("budget_s", -5), ("budget_s", float("nan")), ("batch_size", 0),
     ("lr", 0.0), ("lr", -1e-3), ("decay", "step"), ("optimizer", "sgd"), ("compile", "yes"),
-    ("muon_momentum_warmup_frac", 1.5), ("muon_momentum_warmup_frac", -0.1),
-    ("ema_decay", 1.0), ("ema_decay", -0.5), ("ema_decay", float("nan")),
+    ("warmdown_frac", 0.0), ("beta2", 1.0), ("muon_lr_scale", 0.0), ("device", "tpu"),
 ])
 def test_bad_train_config_is_refused_before_work(small_data, tiny_model_cfg, field, value):
     with pytest.raises(ValueError, match=field.split("_")[0]):
@@ -157,52 +156,8 @@ def test_muon_trains(small_data, tiny_model_cfg):
     assert result.metrics["val_loss"] < math.log(small_data.vocab_size) - 1.0
 
 
-def test_muon_momentum_warms_up_from_085_to_095():
-    cfg = TrainConfig(muon_momentum_warmup_frac=0.2)
-    assert momentum_at(cfg, 0.0) == pytest.approx(0.85)
-    assert momentum_at(cfg, 0.1) == pytest.approx(0.90)
-    assert momentum_at(cfg, 0.2) == momentum_at(cfg, 0.9) == 0.95
-    assert momentum_at(TrainConfig(), 0.0) == 0.95  # off by default: torch's constant 0.95
-
-
-@pytest.mark.parametrize("warmup_frac", [0.0, 1.0])
-def test_the_trainer_gives_muon_its_momentum_each_step(small_data, tiny_model_cfg, monkeypatch,
-                                                       warmup_frac):
-    from tinylm.optim import BatchedMuon
-
-    seen, step = [], BatchedMuon.step
-    monkeypatch.setattr(BatchedMuon, "step", lambda self, closure=None: (
-        seen.append(self.param_groups[0]["momentum"]), step(self, closure))[1])
-    train(small_data, tiny_model_cfg, quick(budget_s=30.0, steps=5, optimizer="muon",
-                                            muon_momentum_warmup_frac=warmup_frac),
-          progress=False)
-    assert len(seen) == 5
-    if warmup_frac:  # step i at fraction i / 5 of a warmup as long as the run
-        assert seen == pytest.approx([0.85 + 0.1 * i / 5 for i in range(5)])
-    else:
-        assert seen == [0.95] * 5
-
-
-def test_ema_ends_the_run_on_the_moving_average_of_the_weights(small_data, tiny_model_cfg,
-                                                                tmp_path):
-    # the first step is the same in a 1-step and a 2-step run (the same rate at fraction 0), so
-    # after two steps the average is decay * w1 + (1 - decay) * w2: torch's EMA, first copied
-    cfg = dict(budget_s=60.0, warmup_frac=0.0, eval_every_frac=1.0)
-    w1, w2 = (dict(train(small_data, tiny_model_cfg, quick(steps=n, **cfg),
-                         progress=False).model.named_parameters()) for n in (1, 2))
-    averaged = train(small_data, tiny_model_cfg, quick(steps=2, ema_decay=0.75, **cfg),
-                     out_dir=tmp_path / "run", progress=False)
-    saved = dict(load(tmp_path / "run").model.named_parameters())
-    for name, weight in averaged.model.named_parameters():
-        expected = 0.75 * w1[name] + 0.25 * w2[name]
-        torch.testing.assert_close(weight, expected)
-        torch.testing.assert_close(saved[name], expected)  # the average is what is saved
-    assert not torch.equal(w1["head.weight"], w2["head.weight"])  # two different points
-    assert averaged.info["train_config"]["ema_decay"] == 0.75
-
-
 def test_quick_mode_scales_budgets_data_and_final_evaluation(monkeypatch):
-    from tinylm import quick as quick_mode
+    from tinylm.core import quick as quick_mode
 
     monkeypatch.delenv("TINYLM_QUICK", raising=False)
     assert quick_mode.budget(60) == 60 and quick_mode.eval_tokens(262_144) == 262_144
@@ -216,7 +171,7 @@ def test_quick_mode_scales_budgets_data_and_final_evaluation(monkeypatch):
 
 @pytest.fixture()
 def fresh_compile_state():
-    from tinylm import compiling
+    from tinylm.machine import compiling
 
     compiling.forget_failure()
     yield compiling
@@ -236,8 +191,6 @@ class _FailsInBackward(torch.autograd.Function):
 @pytest.mark.parametrize("where", ["forward", "backward"])
 def test_compile_failure_anywhere_in_the_first_step_falls_back_to_eager(
         small_data, tiny_model_cfg, fresh_compile_state, monkeypatch, capsys, where):
-    train_module = importlib.import_module("tinylm.train")
-
     def broken_compile(fn, **kwargs):
         def compiled(x, y):
             if where == "forward":
@@ -245,30 +198,31 @@ def test_compile_failure_anywhere_in_the_first_step_falls_back_to_eager(
             return _FailsInBackward.apply(fn(x, y))
         return compiled
 
-    monkeypatch.setattr(train_module.torch, "compile", broken_compile)
+    monkeypatch.setattr(torch, "compile", broken_compile)
     result = train(small_data, tiny_model_cfg, quick(budget_s=2.0, compile="on"), progress=False)
     assert result.status == "completed" and result.metrics["compiled"] is False
     assert result.metrics["steps"] > 5  # it went on training, eager
     notice = [line for line in capsys.readouterr().err.splitlines() if "torch.compile" in line]
     assert len(notice) == 1 and "training without torch.compile" in notice[0]
     assert "--compile off" in notice[0] and "traceback" not in notice[0]
-    # remembered for the process: "auto" does not try again
-    assert not train_module.want_compile(quick(budget_s=600, compile="auto"), torch.device("cpu"))
+    # remembered for the process: "auto" does not try again, and says why
+    later = resolve(RunSpec(train=quick(budget_s=600, compile="auto")))
+    assert later.compile is False and later.spec.train.compile == "off"
+    assert "failed earlier in this process" in later.compile_notice
 
 
 def test_missing_compiler_is_found_before_compiling(small_data, tiny_model_cfg,
                                                     fresh_compile_state, monkeypatch, capsys):
-    train_module = importlib.import_module("tinylm.train")
     from torch._inductor import cpp_builder
 
     def no_compiler():
         raise RuntimeError("no C++ compiler")  # what inductor raises when none is found
 
     monkeypatch.setattr(cpp_builder, "get_cpp_compiler", no_compiler)
-    monkeypatch.setattr(train_module.torch, "compile", lambda *a, **k: pytest.fail("compiled"))
+    monkeypatch.setattr(torch, "compile", lambda *a, **k: pytest.fail("compiled"))
     assert fresh_compile_state.compile_problem() == "no C++ compiler found"
-    cpu = torch.device("cpu")
-    assert not train_module.want_compile(quick(budget_s=600, compile="auto"), cpu)
+    auto = resolve(RunSpec(train=quick(budget_s=600, compile="auto")))
+    assert auto.compile is False and auto.compile_notice.startswith("no C++ compiler found")
     result = train(small_data, tiny_model_cfg, quick(budget_s=1.0, compile="on"), progress=False)
     assert result.metrics["compiled"] is False
     err = capsys.readouterr().err

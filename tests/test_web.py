@@ -9,7 +9,6 @@ recipe once per module. Without Chromium or playwright the browser tests skip (C
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import random
 import shutil
@@ -22,11 +21,12 @@ from browser import lab
 from fast import FAST_TRAIN, TINY_MODEL
 
 import tinylm
-from tinylm import checkpoint, cli
-from tinylm.data import train_tokenizer
-from tinylm.models import ModelConfig, build_model
-from tinylm.recipes import RECIPES, configs
-from tinylm.sample import SampleConfig, stream_tokens
+from tinylm.cli import main as cli
+from tinylm.core import checkpoint
+from tinylm.core.data import train_tokenizer
+from tinylm.core.models import ModelConfig, build_model
+from tinylm.core.sample import SampleConfig, stream_tokens
+from tinylm.lab.recipes import RECIPES, run_spec
 from tinylm.web import model_payload, render, script_json
 
 pytestmark = pytest.mark.slow
@@ -43,11 +43,10 @@ HOSTILE = ['<img src=x onerror="window.__pwned=1">', "</script><script>window.__
 # ---------- runs: trained a few seconds per recipe, and untrained variants of every path ----------
 
 def _train(small_data, tmp: Path, recipe: str, **changes) -> Path:
-    _, model_kw, train_cfg = configs(RECIPES[recipe])
-    model_cfg = ModelConfig(**{**model_kw, **TINY_MODEL, **changes, "vocab_size": small_data.vocab_size})
-    train_cfg = dataclasses.replace(train_cfg, **FAST_TRAIN, budget_s=3)
+    spec = run_spec({**RECIPES[recipe], **TINY_MODEL, **changes, **FAST_TRAIN}, budget_s=3,
+                    vocab_size=small_data.vocab_size)
     out = tmp / recipe
-    tinylm.train(small_data, model_cfg, train_cfg, out_dir=out, progress=False, if_busy="go")
+    tinylm.train(small_data, spec.model, spec.train, out_dir=out, progress=False, if_busy="go")
     return out
 
 
@@ -287,8 +286,11 @@ def test_cli_refuses_bad_folders_and_unsupported_models(runs, small_data, tmp_pa
     lstm = build_model(ModelConfig(family="lstm", vocab_size=small_data.vocab_size, width=32, layers=1,
                                    context=64))
     assert "'lstm'" in web(checkpoint.save(tmp_path / "lstm", lstm, small_data.tokenizer, {}))
-    bigram = build_model(ModelConfig(vocab_size=small_data.vocab_size, bigram_buckets=64, **TINY_MODEL))
-    assert "bigram" in web(checkpoint.save(tmp_path / "bigram", bigram, small_data.tokenizer, {}))
+    retired = shutil.copytree(runs["gpt2"], tmp_path / "retired")  # an older tinylm's run
+    index = json.loads((retired / "checkpoint.json").read_text())
+    index["model_config"]["bigram_buckets"] = 64  # an option measured and dropped since
+    (retired / "checkpoint.json").write_text(json.dumps(index))
+    assert "retired (bigram_buckets=64)" in web(retired)
     for name in ("weights", "tokenizer.json"):  # tampered: refused as tinylm.load refuses it
         run = shutil.copytree(runs["gpt2"], tmp_path / f"tampered-{name}")
         f = next(run.glob("weights-*")) if name == "weights" else run / "tokenizer.json"

@@ -15,8 +15,10 @@ import pytest
 import torch
 
 import tinylm
-from tinylm import busy, classroom, version
 from tinylm import notebook as nb
+from tinylm import version
+from tinylm.lab import classroom
+from tinylm.machine import busy
 from tinylm.notebook.panels import colab, kernel, others, speed
 
 
@@ -178,7 +180,7 @@ def test_sampling_panel_from_a_model_or_a_checkpoint(tmp_path, small_data, tiny_
 
 
 def test_models_that_write_all_tokens_at_once_show_one_piece(small_data, tiny_model_cfg):
-    from tinylm.models import build_model
+    from tinylm.core.models import build_model
 
     torch.manual_seed(0)
     cfg = dataclasses.replace(tiny_model_cfg, family="mdlm")
@@ -357,7 +359,7 @@ def test_the_metrics_line_says_where_the_run_trained_and_why():
 
     m = {"val_bpb": 1.2, "val_ppl": 30.0, "tokens_seen": 1000, "train_seconds": 2.0,
          "tokens_per_s": 500.0, "params": 10_000, "device": "cpu", "dtype": "bfloat16",
-         "device_choice": {"how": "measured earlier, cached in /home/x/.cache/tinylm/machine.json"}}
+         "device_choice": {"how": "measured earlier, cached in /home/x/.cache/tinylm/tuning/probe.json"}}
     text = metrics_text(m, "completed", 2.0)
     assert "on cpu (bfloat16, measured earlier)" in text and ".cache" not in text
     m["device_choice"] = {"how": "measured"}

@@ -1,22 +1,38 @@
-"""tinylm: the strongest language model you can train in five minutes on a laptop."""
+"""tinylm: the strongest language model you can train in five minutes on a laptop.
 
-from . import openmp as _openmp
+`import tinylm` only chooses how OpenMP's idle threads wait, which must happen before torch
+loads (see `tinylm.machine.openmp`); everything else loads when first used.
+"""
 
-# How idle OpenMP threads wait (spin briefly on a quiet machine, sleep on a busy one): OpenMP
-# reads it once, when torch loads it, so it is chosen before anything imports torch.
+import importlib
+
+from tinylm.machine import openmp as _openmp
+from tinylm.version import __version__
+
 _openmp.choose_wait()
 
-from .checkpoint import Checkpoint, CheckpointError, load, save  # noqa: E402
-from .corpus import DataError, load_corpus  # noqa: E402
-from .data import DataConfig, TokenData, prepare  # noqa: E402
-from .evaluate import evaluate  # noqa: E402
-from .models import GPT, ModelConfig  # noqa: E402
-from .sample import generate, stream  # noqa: E402
-from .train import TrainConfig, TrainResult, train  # noqa: E402
-from .version import __version__  # noqa: E402
+_EXPORTS = {  # name -> the module that defines it
+    "Checkpoint": "tinylm.core.checkpoint", "CheckpointError": "tinylm.core.checkpoint",
+    "load": "tinylm.core.checkpoint", "save": "tinylm.core.checkpoint",
+    "DataError": "tinylm.core.corpus", "load_corpus": "tinylm.core.corpus",
+    "DataConfig": "tinylm.core.data", "TokenData": "tinylm.core.data",
+    "prepare": "tinylm.core.data", "evaluate": "tinylm.core.evaluate",
+    "GPT": "tinylm.core.models", "ModelConfig": "tinylm.core.models",
+    "generate": "tinylm.core.sample", "stream": "tinylm.core.sample",
+    "TrainConfig": "tinylm.core.schedule", "RunSpec": "tinylm.core.spec",
+    "resolve": "tinylm.core.spec", "resolve_model": "tinylm.core.spec",
+    "TrainResult": "tinylm.runs.result", "train": "tinylm.runs.train",
+}
+__all__ = [*_EXPORTS, "__version__"]
 
-__all__ = [
-    "Checkpoint", "CheckpointError", "DataConfig", "DataError", "GPT", "ModelConfig",
-    "TokenData", "TrainConfig", "TrainResult", "evaluate", "generate", "load", "load_corpus",
-    "prepare", "save", "stream", "train", "__version__",
-]
+
+def __getattr__(name: str):
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'tinylm' has no attribute {name!r}")
+    value = getattr(importlib.import_module(_EXPORTS[name]), name)
+    globals()[name] = value  # loaded once
+    return value
+
+
+def __dir__():
+    return sorted(__all__)

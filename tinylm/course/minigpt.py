@@ -1,7 +1,7 @@
 """The GPT the student writes in chapter 2, and how it is checked against tinylm's own.
 
 Chapter 2 builds GPT-2's shape from small pieces, with the same parameter names as
-`tinylm.models.gpt.GPT`, so tinylm's weights load into it one for one (`load_from_tinylm`) and
+`tinylm.core.models.gpt.GPT`, so tinylm's weights load into it one for one (`load_from_tinylm`) and
 the two must then give the same logits. When they do not, `where_they_differ` runs both and
 names the first part whose output differs, so the student knows where to look.
 `MiniGPT` here is the reference solution, kept in the package so a unit test holds it to
@@ -17,10 +17,10 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from ..data import TokenData, val_windows
-from ..evaluate import metrics_from_totals
-from ..models import GPT, ModelConfig
-from ..recipes import RECIPES, configs, defaults
+from tinylm.core.data import TokenData, val_windows
+from tinylm.core.evaluate import metrics_from_totals
+from tinylm.core.models import GPT
+from tinylm.lab.recipes import RECIPES, defaults, run_spec
 
 SIZE_FIELDS = ("context", "width", "layers", "heads")
 
@@ -35,10 +35,10 @@ def tinylm_gpt2(vocab_size: int, context: int, width: int, layers: int, heads: i
                 seed: int = 0) -> GPT:
     """tinylm's own model with every setting of the `gpt2` recipe (learned positions,
     LayerNorm, GELU, tied head) at the size given, freshly initialised from `seed`."""
-    _, model, _ = configs(RECIPES["gpt2"], context=context, width=width, layers=layers,
-                          heads=heads)
+    model = run_spec(RECIPES["gpt2"], context=context, width=width, layers=layers, heads=heads,
+                     vocab_size=vocab_size).model
     torch.manual_seed(seed)
-    return GPT(ModelConfig(vocab_size=vocab_size, **model))
+    return GPT(model)
 
 
 @torch.no_grad()

@@ -1,13 +1,13 @@
 """The book's notebook layer: figures, tables, live plots and panels for the chapters.
 
 The only part of tinylm that imports matplotlib, ipywidgets and IPython; what it draws comes
-from the core (`tinylm.results`, `tinylm.analysis`, `tinylm.recipes`). A chapter writes
+from the core (`tinylm.lab.results`, `tinylm.lab.analysis`, `tinylm.lab.recipes`). A chapter writes
 `from tinylm import notebook as nb` and then `nb.table(...)`, `nb.load_study(...)`,
 `nb.training_panel()`, `nb.source(...)` (the package's code on the page): everything a
 chapter uses is re-exported here.
 """
 
-from ..analysis import (
+from tinylm.lab.analysis import (
     EFFECT_COLUMNS,
     FAMILY_NAMES,
     effects,
@@ -21,17 +21,10 @@ from ..analysis import (
     verdict_text,
     verdicts,
 )
-from ..noise import (
-    UNCONFIRMED,
-    needed_margin,
-    noise_at,
-    repeat_spread,
-    seed_noise,
-    stored_noise,
-)
-from ..recipe_card import CARD_COLUMNS, card_rows
-from ..recipes import changes, describe_spec, in_defaults
-from ..results import (
+from tinylm.lab.noise import UNCONFIRMED, needed_margin, noise_at, repeat_spread, seed_noise, stored_noise
+from tinylm.lab.recipe_card import CARD_COLUMNS, card_rows
+from tinylm.lab.recipes import changes, describe_spec, in_defaults
+from tinylm.lab.results import (
     CHECK_COLUMNS,
     REPO,
     Study,
@@ -40,7 +33,7 @@ from ..results import (
     results_dir,
     use_results,
 )
-from ..sweeps import (
+from tinylm.lab.sweeps import (
     OPTIMA_COLUMNS,
     SWEEP_COLUMNS,
     at_time,
@@ -57,11 +50,11 @@ from ..sweeps import (
     with_every_run,
     your_optimum,
 )
-from .claims import ClaimError, claim
-from .classroom import ClassPage, class_figure, merge_class, study_csvs
-from .diagrams import gpt_diagram
-from .display import HTML, Figure, figure, fmt, mode_note, note, png, show, table
-from .figures import (
+from tinylm.notebook.claims import ClaimError, claim
+from tinylm.notebook.classroom import ClassPage, class_figure, merge_class, study_csvs
+from tinylm.notebook.diagrams import gpt_diagram
+from tinylm.notebook.display import HTML, Figure, figure, fmt, mode_note, note, png, show, table
+from tinylm.notebook.figures import (
     alternatives,
     delta_bars,
     family_sizes,
@@ -72,13 +65,20 @@ from .figures import (
     study_curves,
     throughput,
 )
-from .live import LiveLoss, train_recipe
-from .live_sampler import LiveSampler, live_sampler
-from .panels import SamplingPanel, TrainingPanel, sampling_panel, training_panel
-from .recipe_views import attention_speed, margin_text, recipe_card, schedules, seed_spread, versus
-from .source import Source, source
-from .timeline import load_timeline, timeline
-from .views import (
+from tinylm.notebook.live import LiveLoss, train_recipe
+from tinylm.notebook.live_sampler import LiveSampler, live_sampler
+from tinylm.notebook.panels import SamplingPanel, TrainingPanel, sampling_panel, training_panel
+from tinylm.notebook.recipe_views import (
+    attention_speed,
+    margin_text,
+    recipe_card,
+    schedules,
+    seed_spread,
+    versus,
+)
+from tinylm.notebook.source import Source, source
+from tinylm.notebook.timeline import load_timeline, timeline
+from tinylm.notebook.views import (
     data_table,
     effects_table,
     load_studies,

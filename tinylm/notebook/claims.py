@@ -9,7 +9,7 @@ last seconds and prove nothing, so `live=True` claims only warn there.
 
 from __future__ import annotations
 
-from ..quick import is_quick
+from tinylm.core.quick import is_quick
 
 
 class ClaimError(AssertionError):

@@ -1,4 +1,4 @@
-"""The teacher's page: every run of a class on one U-curve, drawn from `tinylm.classroom`.
+"""The teacher's page: every run of a class on one U-curve, drawn from `tinylm.lab.classroom`.
 
 `merge_class(files, out="class.html")` (and `python -m tinylm class merge`) writes one
 self-contained HTML file, the figure inlined as a base64 PNG, that a teacher can mail or
@@ -19,10 +19,10 @@ from matplotlib.cm import ScalarMappable
 from matplotlib.colors import Normalize
 from matplotlib.transforms import blended_transform_factory
 
-from .. import classroom
-from ..classroom import ClassRuns
-from ..results import Study
-from .display import HTML, Figure, figure, note, png, table
+from tinylm.lab import classroom
+from tinylm.lab.classroom import ClassRuns
+from tinylm.lab.results import Study
+from tinylm.notebook.display import HTML, Figure, figure, note, png, table
 
 RUN_COLUMNS = ["file", "line", "run", "student", "machine", "width", "layers", "heads", "params", "corpus",
                "budget_s", "tokens_per_s", "val_bpb"]
@@ -206,10 +206,10 @@ def study_csvs(studies: list[Study], folder: str | Path | None = None) -> list[P
     `folder` (default: a new temporary folder), through the panel's own row and export code.
     The stored runs never ran calibrate: the pick is calibrate's rule applied to the sweep's
     measured tokens (the size whose tokens per parameter is closest to the rule's)."""
-    from ..calibrate import closest_to_rule
-    from ..models import ModelConfig
-    from ..recipes import defaults
-    from .panels.results import result_row
+    from tinylm.core.models import ModelConfig
+    from tinylm.lab.recipes import defaults
+    from tinylm.notebook.panels.results import result_row
+    from tinylm.tuning.calibrate import closest_to_rule
 
     folder = Path(folder or tempfile.mkdtemp(prefix="tinylm-class-"))
     model_fields = {f.name for f in fields(ModelConfig)}

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 
-from .display import Figure, figure
+from tinylm.notebook.display import Figure, figure
 
 STREAM = "#e8eef6"  # the residual stream's parts
 WRITE = "#f6d8a8"  # the part the student writes

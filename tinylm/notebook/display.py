@@ -15,7 +15,7 @@ import math
 import matplotlib.figure
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 
-from .. import quick
+from tinylm.core import quick
 
 
 def png(fig: matplotlib.figure.Figure, **options) -> bytes:

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import re
 
-from ..analysis import FAMILY_NAMES, family_rows
-from ..evaluate import bits_per_byte
-from ..results import Study
-from ..sweeps import optima
-from .display import HTML, Figure, figure, note
+from tinylm.core.evaluate import bits_per_byte
+from tinylm.lab.analysis import FAMILY_NAMES, family_rows
+from tinylm.lab.results import Study
+from tinylm.lab.sweeps import optima
+from tinylm.notebook.display import HTML, Figure, figure, note
 
 BETTER, WORSE, NEUTRAL = "#2a9d8f", "#e76f51", "#8d99ae"
 YLABELS = {"train_loss": "training loss (nats per token)", "val_loss": "val loss (nats per token)",

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import time
 
-from .. import quick
-from .display import Figure, figure, png, shown_width
-from .figures import WORSE, loss_line
+from tinylm.core import quick
+from tinylm.notebook.display import Figure, figure, png, shown_width
+from tinylm.notebook.figures import WORSE, loss_line
 
 
 class LiveLoss:
@@ -79,16 +79,17 @@ def train_recipe(spec: dict, budget_s: float, title: str = "", **kwargs):
 
     The training text is capped as quick mode asks (`quick.data_cap`), so quick runs stay quick.
     """
-    from ..data import DataConfig, prepare
-    from ..models import ModelConfig
-    from ..recipes import configs
-    from ..train import train
+    from dataclasses import replace
+
+    from tinylm.core.data import DataConfig, prepare
+    from tinylm.lab.recipes import run_spec
+    from tinylm.runs.train import train
 
     cap = quick.data_cap(spec.get("max_train_bytes", DataConfig.max_train_bytes))
-    data_cfg, model_kwargs, train_cfg = configs(spec, budget_s=budget_s, max_train_bytes=cap)
-    data = prepare(data_cfg)
-    model_cfg = ModelConfig(vocab_size=data.vocab_size, **model_kwargs)
-    return train(data, model_cfg, train_cfg, callback=LiveLoss(title), **kwargs)
+    run = run_spec(spec, budget_s=budget_s, max_train_bytes=cap).validate()
+    data = prepare(run.data)
+    return train(data, replace(run.model, vocab_size=data.vocab_size), run.train,
+                 callback=LiveLoss(title), **kwargs)
 
 
 # ---------------------------------------------------------------- the panels' pictures

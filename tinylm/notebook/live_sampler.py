@@ -31,11 +31,11 @@ import tempfile
 import urllib.parse
 from pathlib import Path
 
-from .. import checkpoint
-from ..folder import atomic_write
-from ..outcome import TrainResult
-from ..web import model_payload, render
-from .panels.web import STYLE, web_only
+from tinylm.core import checkpoint
+from tinylm.core.folder import atomic_write
+from tinylm.notebook.panels.web import STYLE, web_only
+from tinylm.runs.result import TrainResult
+from tinylm.web import model_payload, render
 
 STATIC_ENV = "TINYLM_BOOK_STATIC"  # set by book/build.py: its build's _build/html/_static
 LIVE = "live"  # the pages' folder inside it

@@ -7,14 +7,14 @@ from __future__ import annotations
 import json
 import textwrap
 
-from .. import results
-from ..analysis import WRAP, effects
-from ..noise import needed_margin, noise_at
-from ..recipe_card import CARD_COLUMNS, card_rows
-from ..results import Study
-from ..schedule import TrainConfig, lr_at
-from .display import HTML, Figure, figure, note, table
-from .figures import loss_line
+from tinylm.core.schedule import TrainConfig, lr_at
+from tinylm.lab import results
+from tinylm.lab.analysis import WRAP, effects
+from tinylm.lab.noise import needed_margin, noise_at
+from tinylm.lab.recipe_card import CARD_COLUMNS, card_rows
+from tinylm.lab.results import Study
+from tinylm.notebook.display import HTML, Figure, figure, note, table
+from tinylm.notebook.figures import loss_line
 
 
 def seed_spread(spread: list[dict]) -> Figure | HTML:

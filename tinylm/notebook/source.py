@@ -17,7 +17,7 @@ from pygments import highlight
 from pygments.formatters import HtmlFormatter
 from pygments.lexers import PythonLexer
 
-from ..results import REPO
+from tinylm.lab.results import REPO
 
 STYLE = "friendly"  # light background, readable in JupyterLab's light and dark themes alike
 BOX = ("border:1px solid #d0d7de;border-radius:6px;margin:6px 0;overflow:hidden;"
@@ -28,7 +28,7 @@ FOLD_LINES = 15  # a longer listing starts folded: the chapter stays short, a cl
 
 
 def resolve(target):
-    """The object a dotted name means ("tinylm.train._Loop.run"), or `target` itself."""
+    """The object a dotted name means ("tinylm.runs.train._Loop.run"), or `target` itself."""
     if not isinstance(target, str):
         return target
     parts = target.split(".")
@@ -120,7 +120,7 @@ def _index(found: list[str], end: int | str, after: int) -> int:
 
 
 def _relative(path: str | None) -> str:
-    """The file's path from the repository root (tinylm/train.py), or as it is elsewhere."""
+    """The file's path from the repository root (tinylm/runs/train.py), or as it is elsewhere."""
     if path is None:
         return "?"
     try:

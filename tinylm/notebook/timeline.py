@@ -15,9 +15,9 @@ import json
 import uuid
 from pathlib import Path
 
-from ..results import results_dir
-from ..web import script_json
-from .display import HTML, note
+from tinylm.lab.results import results_dir
+from tinylm.notebook.display import HTML, note
+from tinylm.web import script_json
 
 STUDY = "timeline-300s"  # stored by `python -m benchmarks.timeline`
 

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import html
 
-from .. import results
-from ..analysis import EFFECT_COLUMNS
-from ..results import Study
-from .display import HTML, note, show, table
+from tinylm.lab import results
+from tinylm.lab.analysis import EFFECT_COLUMNS
+from tinylm.lab.results import Study
+from tinylm.notebook.display import HTML, note, show, table
 
 METRIC_COLUMNS = ("val_bpb", "val_ppl", "params", "tokens_seen", "tokens_per_s", "steps")
 
@@ -19,12 +19,12 @@ def _warn(message: str) -> None:
 
 
 def load_study(name: str, quiet: bool = False) -> Study | None:
-    """`tinylm.results.load_study`, showing a note when the study is missing (unless `quiet`)."""
+    """`tinylm.lab.results.load_study`, showing a note when the study is missing (unless `quiet`)."""
     return results.load_study(name, warn=None if quiet else _warn)
 
 
 def load_studies(*prefixes: str, quiet: bool = False) -> list[Study]:
-    """`tinylm.results.load_studies`, showing a note when none is stored (unless `quiet`)."""
+    """`tinylm.lab.results.load_studies`, showing a note when none is stored (unless `quiet`)."""
     return results.load_studies(*prefixes, warn=None if quiet else _warn)
 
 
@@ -50,7 +50,7 @@ def data_table(corpora: dict) -> HTML:
 
 def samples(models: dict, prompts: list[str], **settings) -> HTML:
     """A grid of generated text: one row per prompt, one column per model ({name: (model, tok)})."""
-    from ..sample import generate
+    from tinylm.core.sample import generate
 
     head = "<th>prompt</th>" + "".join(f"<th>{html.escape(n)}</th>" for n in models)
     body, text = "", []
@@ -73,7 +73,7 @@ def prob_colour(p: float) -> str:
 
 def tokens_html(records: list[dict], prompt: str = "") -> HTML:
     """Generated tokens coloured by probability; hover one to see what else the model considered
-    (`records` from `tinylm.sample.token_records`)."""
+    (`records` from `tinylm.core.sample.token_records`)."""
     spans = []
     for i, r in enumerate(records):
         alts = "; ".join(f"{t!r} {p:.2f}" for t, p in r["top"])
@@ -90,7 +90,7 @@ def tokens_html(records: list[dict], prompt: str = "") -> HTML:
 
 
 def effects_table(rows: list[dict]) -> HTML:
-    """The effects (`tinylm.analysis.effects`) as a table (a note when there are none)."""
+    """The effects (`tinylm.lab.analysis.effects`) as a table (a note when there are none)."""
     return table(rows, EFFECT_COLUMNS, digits=4) if rows else note("No stored results to show.")
 
 

@@ -14,7 +14,7 @@ inline script once it is handed `module`/`exports`; ES modules and fetch() are b
 file://.
 """
 
-from .export import PRECISIONS, check_supported, model_payload
-from .page import render, script_json, write_page
+from tinylm.web.export import PRECISIONS, check_supported, model_payload
+from tinylm.web.page import render, script_json, write_page
 
 __all__ = ["PRECISIONS", "check_supported", "model_payload", "render", "script_json", "write_page"]

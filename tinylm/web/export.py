@@ -4,7 +4,7 @@ blob, the tokenizer file and a line about the run.
 Only what the page's JavaScript twin of the forward pass implements is exported: the
 transformer (family "gpt") with either norm, either positions, every MLP, QK-norm, soft-capped
 logits, the smear gate, value embeddings, the document mask and the full, tied or adaptive
-head. Anything else (an LSTM, a diffusion model, the bigram-hash table) is refused with a
+head. Anything else (an LSTM, a diffusion model) is refused with a
 one-line ValueError naming it, before a page is written that could not run it.
 
 Weights are float32 by default: the page then computes what `python -m tinylm sample` computes
@@ -21,9 +21,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..checkpoint import Checkpoint, load
-from ..corpus import EOT
-from ..models.layers import RMSNorm
+from tinylm.core.checkpoint import Checkpoint, load
+from tinylm.core.corpus import EOT
+from tinylm.core.models.layers import RMSNorm
 
 PRECISIONS = ("float32", "float16")
 ROTARY_BASE = 10000.0  # layers.Rotary's default, the only one the model uses
@@ -35,16 +35,13 @@ def check_supported(ckpt: Checkpoint) -> None:
     if cfg.family != "gpt":
         raise ValueError(f"the web page runs transformer checkpoints (family 'gpt') only; "
                          f"{ckpt.path} holds family {cfg.family!r}")
-    if cfg.bigram_buckets:
-        raise ValueError(f"the web page does not implement the bigram-hash table "
-                         f"(bigram_buckets={cfg.bigram_buckets}) of {ckpt.path}")
     if cfg.head not in ("full", "adaptive"):
         raise ValueError(f"the web page does not implement head {cfg.head!r}")
 
 
 def model_payload(run_dir: str | Path, precision: str = "float32", verify: bool = True) -> dict:
     """The page's model JSON for checkpoint folder `run_dir`, loaded (and hash-checked) by
-    `tinylm.checkpoint.load`."""
+    `tinylm.core.checkpoint.load`."""
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
     ckpt = load(run_dir, "cpu", verify=verify)

@@ -16,12 +16,12 @@ import re
 from importlib import resources
 from pathlib import Path
 
-from ..folder import atomic_write
-from .export import model_payload
+from tinylm.core.folder import atomic_write
+from tinylm.web.export import model_payload
 
 TOKENIZERS_JS_SHA256 = "823659581561e4845b2f5b08b86d2289614dc2a392be35ae6b49a45e284966a6"
 DEFAULTS = {"prompt": "Once upon a time", "temperature": "0.8", "top_k": "", "top_p": "",
-            "max_new_tokens": "200", "seed": "0"}  # tinylm.sample.SampleConfig's, as text
+            "max_new_tokens": "200", "seed": "0"}  # tinylm.core.sample.SampleConfig's, as text
 
 # nothing is fetched, ever: a script that slipped in could not load or send anything
 CSP = ("default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; "

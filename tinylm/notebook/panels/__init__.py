@@ -5,7 +5,7 @@ student touches lives here, where it is tested (tests/test_widgets.py drives the
 tests/test_browser.py clicks through JupyterLab in Chromium).
 """
 
-from .sampling import SamplingPanel, sampling_panel
-from .training import TrainingPanel, training_panel
+from tinylm.notebook.panels.sampling import SamplingPanel, sampling_panel
+from tinylm.notebook.panels.training import TrainingPanel, training_panel
 
 __all__ = ["SamplingPanel", "TrainingPanel", "sampling_panel", "training_panel"]

@@ -8,10 +8,10 @@ from dataclasses import fields
 
 import ipywidgets as W
 
-from ... import quick
-from ...models import ModelConfig
-from ...train import TrainConfig
-from .web import live_or_web, web_note
+from tinylm.core import quick
+from tinylm.core.models import ModelConfig
+from tinylm.notebook.panels.web import live_or_web, web_note
+from tinylm.runs.train import TrainConfig
 
 CONTEXTS = (32, 64, 128, 256, 512)
 VOCABS = (("256 (bytes)", 256), ("512", 512), ("1024", 1024), ("2048", 2048), ("4096", 4096),

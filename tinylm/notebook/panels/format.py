@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import html
 
-from .web import live_or_web, web_only
+from tinylm.notebook.panels.web import live_or_web, web_only
 
 # The built book shows the numbers of the machine that ran its chapters, not the reader's.
 BUILT_HERE = web_only(" on the machine that built this page")

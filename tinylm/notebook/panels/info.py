@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import torch
 
-from ...models import ModelConfig, param_count
-from ...resources import available_bytes, estimate_bytes
-from .format import memory_text, params_text, red, size, tokens_text
+from tinylm.core.models import ModelConfig, param_count
+from tinylm.machine.memory import available_bytes
+from tinylm.notebook.panels.format import memory_text, params_text, red, size, tokens_text
+from tinylm.tuning.fit import estimate_bytes
 
 
 def memory(cfg: ModelConfig, batch_size: int) -> tuple[float, float | None]:

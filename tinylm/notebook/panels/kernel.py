@@ -7,9 +7,9 @@ import threading
 
 import numpy as np
 
-from ... import quick
-from ...data import DataConfig, TokenData
-from ...data import prepare as prepare_data
+from tinylm.core import quick
+from tinylm.core.data import DataConfig, TokenData
+from tinylm.core.data import prepare as prepare_data
 
 DATA: dict[tuple, TokenData] = {}
 TRAINING = threading.Lock()

@@ -1,4 +1,4 @@
-"""Another tinylm training on this machine (`tinylm.busy`), said before the panel trains.
+"""Another tinylm training on this machine (`tinylm.machine.busy`), said before the panel trains.
 
 Two trainings on one laptop each run several times slower, so the panel says so when Train is
 pressed and lets the student choose: wait for the other (in the training thread, cancelled by
@@ -11,8 +11,8 @@ import html
 import threading
 from collections.abc import Callable
 
-from ... import busy
-from .web import BOX
+from tinylm.machine import busy
+from tinylm.notebook.panels.web import BOX
 
 POLL_S = busy.POLL_S
 

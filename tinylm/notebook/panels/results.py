@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import html
 import urllib.parse
+from pathlib import Path
 
-from ... import classroom
-from ...class_files import RESULT_COLUMNS
+from tinylm.lab import classroom
+from tinylm.lab.class_files import RESULT_COLUMNS
+from tinylm.notebook.live import results_png
 
 
 def result_row(run: int, settings: dict, cfg, metrics: dict, status: str) -> dict:
@@ -22,7 +24,7 @@ def result_row(run: int, settings: dict, cfg, metrics: dict, status: str) -> dic
 
 
 def to_csv(rows: list[dict], student: str | None = None) -> str:
-    """The runs as CSV in the class's export format (`tinylm.classroom.to_csv`: with this
+    """The runs as CSV in the class's export format (`tinylm.lab.classroom.to_csv`: with this
     laptop's id, the student's name and each run's tokens per second)."""
     return classroom.to_csv(rows, student=student)
 
@@ -43,3 +45,30 @@ def csv_link_html(rows: list[dict], student: str | None = None) -> str:
     href = "data:text/csv;charset=utf-8," + urllib.parse.quote(to_csv(rows, student))
     name = html.escape(classroom.csv_name(student), quote=True)
     return f"<a download='{name}' href='{href}'>download the table as CSV ({name})</a>"
+
+
+class Results:
+    """The training panel's finished runs: the table, the plot and the class CSV."""
+
+    def to_csv(self) -> str:
+        """The finished runs as CSV text (one row per run, with the student's name), to collect
+        a class's results."""
+        return to_csv(self.results, self.student)
+
+    @property
+    def csv_name(self) -> str:
+        """The export's file name: tinylm-runs-<student>.csv (tinylm-runs.csv without a name)."""
+        return classroom.csv_name(self.student)
+
+    def save_csv(self, path: str | Path | None = None) -> Path:
+        path = Path(path or self.csv_name)
+        path.write_text(self.to_csv())
+        self.csv_link.value = f"saved {html.escape(str(path.resolve()))}"
+        return path
+
+    def _show_results(self) -> None:
+        self.results_table.value = table_html(self.results)
+        self.results_plot.value = results_png(self.results)
+        self.results_plot.layout.display = None
+        self.csv_link.value = csv_link_html(self.results, self.student)
+        self.export_button.disabled = False

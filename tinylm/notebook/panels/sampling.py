@@ -11,12 +11,12 @@ import time
 
 import ipywidgets as W
 
-from ...checkpoint import load
-from ...sample import stream
-from . import colab, kernel
-from .controls import row
-from .format import red
-from .web import web_note
+from tinylm.core.checkpoint import load
+from tinylm.core.sample import stream
+from tinylm.notebook.panels import colab, kernel
+from tinylm.notebook.panels.controls import row
+from tinylm.notebook.panels.format import red
+from tinylm.notebook.panels.web import web_note
 
 
 def sampling_panel(model=None, tokenizer=None, checkpoint=None, **defaults) -> SamplingPanel:

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import math
 
-from ... import quick
-from ...models import ModelConfig, train_flops_per_token
-from ...speed import measure_throughput
+from tinylm.core import quick
+from tinylm.core.models import ModelConfig, train_flops_per_token
+from tinylm.tuning.speed import measure_throughput
 
 
 def _shape(cfg: ModelConfig, batch_size: int) -> tuple:

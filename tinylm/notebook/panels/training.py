@@ -7,7 +7,7 @@ Why it is built this way:
 - Another tinylm training on this machine is said before training, with a choice (`others`).
 - Plots are PNG bytes in an `ipywidgets.Image` (`..live.loss_png`), drawn without pyplot: this
   works without ipympl, from any thread, and the built book embeds the picture.
-- Parameter counts are exact (`tinylm.models.param_count`), so labels follow a dragged slider;
+- Parameter counts are exact (`tinylm.core.models.param_count`), so labels follow a dragged slider;
   expected tokens come from `speed.SPEEDS`, measured on this machine.
 """
 
@@ -16,20 +16,20 @@ from __future__ import annotations
 import html
 import threading
 import time
-from pathlib import Path
 
 import ipywidgets as W
 
-from ... import classroom, quick
-from ...data import DataConfig
-from ...evaluate import bits_per_byte
-from ...models import ModelConfig
-from ...sample import stream
-from ...train import TrainConfig, TrainResult, train
-from ..live import loss_png, results_png
-from . import colab, info, kernel, others, results, speed
-from .controls import class_setting_html, fix, layout, outputs, passed_through, sliders
-from .format import metrics_text, red, story_html
+from tinylm.core import quick
+from tinylm.core.data import DataConfig
+from tinylm.core.evaluate import bits_per_byte
+from tinylm.core.models import ModelConfig
+from tinylm.core.sample import stream
+from tinylm.core.spec import RunSpec, resolve_model
+from tinylm.notebook.live import loss_png
+from tinylm.notebook.panels import colab, info, kernel, others, results, speed
+from tinylm.notebook.panels.controls import class_setting_html, fix, layout, outputs, passed_through, sliders
+from tinylm.notebook.panels.format import metrics_text, red, story_html
+from tinylm.runs.train import TrainConfig, TrainResult, train
 
 PROMPTS = {"tinystories": "Once upon a time", "simplewiki": "The"}
 DRAW_EVERY_S = 1.0  # redraw the live plot at most this often: drawing steals time from training
@@ -45,7 +45,7 @@ def training_panel(**defaults) -> TrainingPanel:
     return TrainingPanel(**defaults)
 
 
-class TrainingPanel(W.VBox):
+class TrainingPanel(results.Results, W.VBox):
     """Attributes are the widgets (`controls.sliders` and `controls.outputs`: `.width`,
     `.train_button`, ...), so tests and notebooks can drive the panel."""
 
@@ -66,7 +66,7 @@ class TrainingPanel(W.VBox):
         # a minute, as the chapters train: a student's panel runs compare with theirs
         budget = max(1, round(quick.budget(60) if budget is None else budget))
         if width is None:  # width="auto": what the recipe gives this budget
-            width = ModelConfig().for_budget(budget).width
+            width = resolve_model(ModelConfig(), budget).width
         controls = sliders(width, layers, heads, context, vocab, corpus, lr, batch_size, budget)
         widgets = {**controls, **outputs()}
         for name, widget in widgets.items():  # self.width, self.train_button, ...
@@ -115,12 +115,18 @@ class TrainingPanel(W.VBox):
                 "lr": self.lr.value, "budget_s": float(self.budget.value)}
 
     def model_config(self, vocab_size: int | None = None) -> ModelConfig:
-        """The model the sliders describe (the tokenizer's count includes end-of-text; plain
-        bytes need one more: 257)."""
-        return ModelConfig(vocab_size=vocab_size or max(self.vocab.value, 257),
-                           context=self.context.value,
-                           width=self.width.value, layers=self.layers.value,
-                           heads=self.heads.value, **self.model_options)
+        """The model the sliders describe (plain bytes need vocab 257: end-of-text too)."""
+        return self.run_spec(vocab_size).model
+
+    def run_spec(self, vocab_size: int | None = None) -> RunSpec:
+        """The run the controls describe."""
+        s = self.settings()
+        return RunSpec(DataConfig(corpus=s["corpus"], vocab_size=s["vocab"]),
+                       ModelConfig(vocab_size=vocab_size or max(s["vocab"], 257),
+                                   context=s["context"], width=s["width"], layers=s["layers"],
+                                   heads=s["heads"], **self.model_options),
+                       TrainConfig(budget_s=s["budget_s"], lr=s["lr"],
+                                   batch_size=s["batch_size"], **self.train_options))
 
     def problem(self) -> str | None:
         """Why these settings cannot train, in one line; None if they can."""
@@ -204,12 +210,11 @@ class TrainingPanel(W.VBox):
             self._say(f"Preparing {s['corpus']} with a {s['vocab']}-token vocabulary…")
             data = kernel.prepare(s["corpus"], s["vocab"])
             self._bpt = kernel.bytes_per_token(data)
-            cfg = self.model_config(data.vocab_size)
-            tcfg = TrainConfig(budget_s=s["budget_s"], lr=s["lr"], batch_size=s["batch_size"],
-                               **self.train_options)
+            run = self.run_spec(data.vocab_size)
+            cfg = run.model
             self._say("Training…")
             self._last_draw = 0.0
-            result = train(data, cfg, tcfg, callback=self._on_record, stop=self._stop.is_set,
+            result = train(data, cfg, run.train, callback=self._on_record, stop=self._stop.is_set,
                            progress=False, if_busy="go")  # the panel has asked already
             self._say("Writing a sample story…")
             prompt = self.prompt if self.prompt is not None else PROMPTS.get(s["corpus"], "The")
@@ -273,28 +278,3 @@ class TrainingPanel(W.VBox):
         note = class_setting_html(self.fixed, self, self.student, self.csv_name)
         if note:
             self.class_note.value, self.class_note.layout.display = note, None
-
-    # results
-
-    def to_csv(self) -> str:
-        """The finished runs as CSV text (one row per run, with the student's name), to collect
-        a class's results."""
-        return results.to_csv(self.results, self.student)
-
-    @property
-    def csv_name(self) -> str:
-        """The export's file name: tinylm-runs-<student>.csv (tinylm-runs.csv without a name)."""
-        return classroom.csv_name(self.student)
-
-    def save_csv(self, path: str | Path | None = None) -> Path:
-        path = Path(path or self.csv_name)
-        path.write_text(self.to_csv())
-        self.csv_link.value = f"saved {html.escape(str(path.resolve()))}"
-        return path
-
-    def _show_results(self) -> None:
-        self.results_table.value = results.table_html(self.results)
-        self.results_plot.value = results_png(self.results)
-        self.results_plot.layout.display = None
-        self.csv_link.value = results.csv_link_html(self.results, self.student)
-        self.export_button.disabled = False

@@ -15,7 +15,7 @@ import html
 
 import ipywidgets as W
 
-from ... import version
+from tinylm import version
 
 WEB_ONLY, LIVE_ONLY = "tinylm-web-only", "tinylm-live-only"
 BOOK_PAGE = ("html[data-content_root]", "body[data-default-mode]")

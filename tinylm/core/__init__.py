@@ -1,0 +1,1 @@
+"""The training library: data, models, optimizer, the loop, evaluation, sampling, checkpoints."""

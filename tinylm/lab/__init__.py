@@ -1,0 +1,1 @@
+"""The book's lab: named recipes, stored studies and what they show, the class merge."""

@@ -1,0 +1,1 @@
+"""Where a run trains: device and number format, threads, memory, compiling, other trainings."""

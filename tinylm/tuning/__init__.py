@@ -1,0 +1,1 @@
+"""Tuning to this machine: the device and batch choice, the speed probe, the size rule."""
