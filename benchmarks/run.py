@@ -25,13 +25,16 @@ import torch
 
 import tinylm
 from tinylm.core.schema import SCHEMA_VERSION
+from tinylm.core.stories import story_scores
 from tinylm.lab.recipes import parse_spec, run_spec
 from tinylm.lab.results import REPO, read_runs
 
 LOCK = Path("/tmp/tinylm-bench.lock")
-# every run ends with one story from the same prompt and settings (the book shows them)
+# every run ends with stories from the same prompt and settings (the book shows the first),
+# scored by `tinylm.core.stories` beside val_bpb
 SAMPLE_PROMPT = "Once upon a time"
 SAMPLE_SETTINGS = {"max_new_tokens": 120, "temperature": 0.8, "seed": 0}
+STORY_SEEDS = 8
 
 
 def round_robin_parser(doc: str, seconds: float, repeats: int) -> argparse.ArgumentParser:
@@ -138,9 +141,15 @@ def run_one(label: str, overrides: dict, args, repeat: int) -> dict:
             "seed": spec.train.seed, "budget_s": args.budget, "corpus": args.corpus,
             "flops_per_token": result.model.train_flops_per_token(),
             "time": time.strftime("%Y-%m-%d %H:%M:%S"), "metrics": result.metrics,
-            "sample": {"prompt": SAMPLE_PROMPT, **SAMPLE_SETTINGS,
-                       "text": tinylm.generate(result.model, data.tokenizer, SAMPLE_PROMPT,
-                                               **SAMPLE_SETTINGS)}}
+            **stories(result.model, data.tokenizer)}
+
+
+def stories(model, tokenizer) -> dict:
+    """The run's stories (seeds 0 to STORY_SEEDS - 1) and their scores; "sample" is the first."""
+    texts = [tinylm.generate(model, tokenizer, SAMPLE_PROMPT, **{**SAMPLE_SETTINGS, "seed": seed})
+             for seed in range(STORY_SEEDS)]
+    return {"sample": {"prompt": SAMPLE_PROMPT, **SAMPLE_SETTINGS, "text": texts[0]},
+            "stories": {"texts": texts, **story_scores(texts)}}
 
 
 def matmul_peak(n: int = 1024, seconds: float = 3.0) -> dict:
@@ -172,6 +181,10 @@ def summarize(folder: Path, order: list[str] | None = None) -> dict:
         bpbs = [m["val_bpb"] for m in ms]
         row = {"recipe": label, "params": ms[0]["params"], **med, "n": len(ms),
                "val_bpb_min": min(bpbs), "val_bpb_max": max(bpbs), "flops_per_token": fpt}
+        scored = [r["stories"] for r in runs if r["recipe"] == label and "stories" in r]
+        if scored:  # the sample measures, medians over the repeats
+            row.update({k: statistics.median(x[k] for x in scored)
+                        for k in ("repeated_4grams", "distinct_2", "distinct_3")})
         if peak:
             row["peak_fraction_bf16"] = fpt * med["tokens_per_s"] / peak["bf16_flops"]
         rows.append(row)

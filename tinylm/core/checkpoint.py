@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
+from safetensors import safe_open
 from safetensors.torch import load_model, save_model
 from tokenizers import Tokenizer
 
@@ -110,6 +111,10 @@ def load(path: str | Path, device: str | torch.device = "cpu", verify: bool = Tr
                               "the folder mixes two runs or the file is truncated")
     model = build_model(cfg)
     try:
+        if getattr(model, "ngram", None) is not None:  # its tables' sizes depend on the text
+            with safe_open(str(weights), "pt") as f:
+                model.ngram.resize({k.removeprefix("ngram."): f.get_slice(k).get_shape()
+                                    for k in f.keys() if k.startswith("ngram.")})
         load_model(model, str(weights), strict=True, device=str(device))
     except Exception as e:
         raise CheckpointError(f"{path}: weights do not match the model config "

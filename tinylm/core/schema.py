@@ -16,7 +16,8 @@ SCHEMA_VERSION = 2
 
 # Settings added after runs and checkpoints were stored, at the value in effect before them: a
 # stored config without the key used this, whatever today's default is.
-ADDED = {"head": "full", "smear": False, "doc_mask": False, "value_embeds": False}
+ADDED = {"head": "full", "smear": False, "doc_mask": False, "value_embeds": False,
+         "ngram_order": 0}
 
 # Options measured and dropped, with the value that means "off"; benchmarks/LOG.md has why.
 RETIRED = {"bigram_buckets": 0, "story_starts": False, "ema_decay": 0.0,

@@ -14,7 +14,7 @@ import sys
 import time
 from collections.abc import Callable
 from contextlib import nullcontext
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from functools import partial
 from pathlib import Path
 
@@ -27,12 +27,12 @@ from tinylm.core.corpus import EOT_ID
 from tinylm.core.data import Batches, TokenData, val_windows
 from tinylm.core.evaluate import evaluate
 from tinylm.core.loop import Loop
-from tinylm.core.models import ModelConfig, build_model
+from tinylm.core.models import ModelConfig, build_model, ngram
 from tinylm.core.optim import make_optimizer
 from tinylm.core.schedule import TrainConfig
 from tinylm.core.spec import RunSpec, resolve
 from tinylm.machine import allocator, busy, distributed
-from tinylm.machine.device import set_threads
+from tinylm.machine.device import autocast, set_threads
 from tinylm.runs.folders import RunLock
 from tinylm.runs.result import TrainResult, run_metrics
 from tinylm.tuning import probe
@@ -74,12 +74,23 @@ def train(data: TokenData, model_cfg: ModelConfig | None = None,
     if ranks.main:  # before the budget starts: waiting is not training time
         busy.check(if_busy)
     windows = val_windows(data.val, model_cfg.context, quick.eval_tokens(cfg.final_eval_tokens))
-    batches = Batches(data.train, model_cfg.context, cfg.batch_size, cfg.seed + ranks.rank)
+    tokens, held = ngram.split_held_out(data.train) if model_cfg.ngram_order else (data.train, None)
+    batches = Batches(tokens, model_cfg.context, cfg.batch_size, cfg.seed + ranks.rank)
     model = build_model(model_cfg).to(device)
     if hasattr(model.head, "set_order"):  # an adaptive head: which tokens are frequent here
         model.head.set_order(np.bincount(data.train, minlength=model_cfg.vocab_size))
     optimizer = make_optimizer(model, cfg)
+    if model_cfg.ngram_order and resume:
+        raise ValueError("resuming a run with an n-gram memory is not supported; train it again")
     resumed = resume and checkpoint.restore_training(Path(resume), model, optimizer, batches)
+    memory_s = 0.0
+    if model_cfg.ngram_order:  # counted within the budget: the loop gets what is left of it
+        started = time.perf_counter()
+        model.ngram = ngram.NGramMemory.count(tokens, model_cfg.vocab_size,
+                                              model_cfg.ngram_order).to(device)
+        memory_s = time.perf_counter() - started
+        cfg = replace(cfg, budget_s=max(cfg.budget_s - memory_s - ngram.FIT_RESERVE_S,
+                                        cfg.budget_s / 2))
     if not ranks.main:  # rank 0 alone saves, reports and shows progress
         out_dir, callback, progress = None, None, False
     loop = Loop(model, optimizer, batches, _spread(windows, cfg), data.token_bytes, cfg, device,
@@ -97,12 +108,19 @@ def train(data: TokenData, model_cfg: ModelConfig | None = None,
         with registration:
             status, message = loop.run(stop, saving)
             train_seconds = loop.elapsed()
+            if held is not None:
+                started = time.perf_counter()
+                ngram.fit_on(model, held, device, autocast(device, run.dtype))
+                memory_s += time.perf_counter() - started
             t_eval = time.perf_counter()
             final = evaluate(model, windows, data.token_bytes, device, run.dtype)
             eval_seconds = time.perf_counter() - t_eval
         metrics = run_metrics(loop, final, data, threads, status, message, train_seconds,
                               eval_seconds, probe.record(asked.train, device,
                                                          run.device_how))
+        if model_cfg.ngram_order:  # its counting and fitting were spent from the budget
+            metrics.update(budget_s=asked.train.budget_s, ngram_seconds=memory_s,
+                           ngram_mb=model.ngram.nbytes() / 1e6, ngram_mix=model.ngram.mix.tolist())
         if callback:
             callback({"event": "end", **metrics})
         error = saving(loop, status, metrics) if saving else ""

@@ -37,6 +37,9 @@ def check_supported(ckpt: Checkpoint) -> None:
                          f"{ckpt.path} holds family {cfg.family!r}")
     if cfg.head not in ("full", "adaptive"):
         raise ValueError(f"the web page does not implement head {cfg.head!r}")
+    if cfg.ngram_order:
+        raise ValueError(f"the web page does not implement the n-gram memory (ngram_order="
+                         f"{cfg.ngram_order}) of {ckpt.path}; export a model trained without it")
 
 
 def model_payload(run_dir: str | Path, precision: str = "float32", verify: bool = True) -> dict:

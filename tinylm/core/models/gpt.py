@@ -25,6 +25,7 @@ from tinylm.core.models.layers import (
     make_norm,
     soft_cap,
 )
+from tinylm.core.models.ngram import NGramMemory
 
 SMEAR_DIMS = 12  # the smear gate reads the first 12 embedding dimensions, as modded-nanogpt's
 
@@ -36,6 +37,7 @@ class GPT(LanguageModel):
         self.tok_emb = nn.Embedding(cfg.vocab_size, cfg.width)  # a [vocab, width] table
         # GPT-2's learned positions: one [context, width] vector per position; rotary has none
         self.pos_emb = nn.Embedding(cfg.context, cfg.width) if cfg.positions == "learned" else None
+        self.ngram = NGramMemory(cfg.vocab_size, cfg.ngram_order) if cfg.ngram_order else None
         # smear: x[t] += lambda * sigmoid(x[t, :12] . gate) * x[t-1]; both start at zero (no-op)
         self.smear_gate = nn.Parameter(torch.zeros(min(SMEAR_DIMS, cfg.width))) if cfg.smear \
             else None
@@ -61,17 +63,25 @@ class GPT(LanguageModel):
             nn.init.zeros_(self.head.short.weight if cfg.head == "adaptive" else self.head.weight)
 
     def forward(self, idx: torch.Tensor, targets: torch.Tensor | None = None) -> torch.Tensor:
-        """Logits [B, T, vocab] for token ids [B, T] (T <= context), or the mean loss in
-        nats/token when `targets` [B, T] are given. (An adaptive head's logits are
-        log-probabilities, and its loss never builds them.)"""
+        """Logits [B, T, vocab] for token ids [B, T] (T <= context), or the network's mean
+        loss in nats/token when `targets` [B, T] are given (training). An adaptive head's
+        logits are log-probabilities, and its loss never builds them; with an n-gram memory
+        they are the log of the mixture (`ngram.NGramMemory`)."""
         h = self.hidden(idx)  # [B, T, width]
         if isinstance(self.head, AdaptiveHead):
-            return self.head(h) if targets is None else self.head.nll(h, targets)
-        logits = soft_cap(self.head(h), self.cfg.logit_softcap)  # [B, T, vocab]
-        return logits if targets is None else lm_loss(logits, targets)
+            if targets is not None:
+                return self.head.nll(h, targets)
+            logits = self.head(h)
+        else:
+            logits = soft_cap(self.head(h), self.cfg.logit_softcap)  # [B, T, vocab]
+            if targets is not None:
+                return lm_loss(logits, targets)
+        if self.ngram is None:
+            return logits
+        return self.ngram.mix_logprobs(torch.log_softmax(logits.float(), dim=-1), idx)
 
     def nll(self, idx: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-        if isinstance(self.head, AdaptiveHead):
+        if isinstance(self.head, AdaptiveHead) and self.ngram is None:
             return self.head.nll(self.hidden(idx), targets, reduction="sum")
         return super().nll(idx, targets)
 
