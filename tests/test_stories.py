@@ -48,3 +48,27 @@ def test_reference_bpb_matches_the_models_own_loss(small_data):
     expected = nats / math.log(2) / sum(int(token_bytes[i]) for i in ids[1:])
     assert reference_bpb(model, small_data.tokenizer, [text], token_bytes) == pytest.approx(expected)
     assert math.isnan(reference_bpb(model, small_data.tokenizer, [""], token_bytes))
+
+
+def test_the_reference_scores_a_studys_stored_stories(small_data, fast_cfg, tmp_path):
+    import json
+
+    import tinylm
+    from benchmarks.story_reference import main, score_study
+
+    model = ModelConfig(vocab_size=small_data.vocab_size, context=64, width=32, layers=1, heads=2)
+    tinylm.train(small_data, model, fast_cfg(steps=3), out_dir=tmp_path / "ref", progress=False)
+    study = tmp_path / "study"
+    study.mkdir()
+    stories = {"texts": ["Once upon a time, a cat.", "Once upon a time, a dog."]}
+    runs = [{"recipe": "a", "stories": stories}, {"recipe": "b", "sample": {"text": "Once."}}]
+    (study / "runs.jsonl").write_text("".join(json.dumps(r) + "\n" for r in runs))
+    out = score_study("study", tmp_path / "ref", study)
+    ckpt = tinylm.load(tmp_path / "ref")
+    expected = reference_bpb(ckpt.model, ckpt.tokenizer, stories["texts"],
+                             token_byte_lengths(ckpt.tokenizer))
+    assert out["rows"][0] == {"recipe": "a", "reference_bpb": pytest.approx(expected), "runs": 1}
+    assert json.loads((study / "story_reference.json").read_text())["rows"][1]["recipe"] == "b"
+    with pytest.raises(SystemExit) as stop:
+        main(["score", "study", "--reference", str(tmp_path / "none"), "--results", str(study)])
+    assert stop.value.code == 2  # no reference yet: one line saying how to train it

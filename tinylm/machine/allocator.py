@@ -3,14 +3,12 @@
 Every step allocates the same large buffers (the [tokens, vocabulary] logits and their
 gradients: tens of MB) and frees them again. glibc's default gives such blocks back to the
 kernel (`munmap`, or trimming the top of the heap), so the next step takes a page fault for
-every 4 KiB page it touches again: ~9,000 faults and ~18 ms of kernel time per default step on
-the 2-core machine (`benchmarks/results/malloc_speed`). Raising glibc's mmap and trim
-thresholds keeps the blocks for reuse, which is what a caching allocator (jemalloc, tcmalloc,
-PyTorch's own on GPUs) does; those need a relaunch with `LD_PRELOAD`, so two `mallopt` calls
-through ctypes do it instead. macOS, Windows and musl have other allocators: nothing to do.
-After a run, `give_back` returns the kept memory to the system, so a notebook kernel does not
-hold a training run's peak once it is over.
-"""
+every 4 KiB page it touches again: thousands of faults per step (study malloc_speed). Raising
+glibc's mmap and trim thresholds keeps the blocks for reuse, which is what a caching allocator
+(jemalloc, tcmalloc, PyTorch's own on GPUs) does; those need a relaunch with `LD_PRELOAD`, so
+two `mallopt` calls through ctypes do it instead. macOS, Windows and musl have other
+allocators: nothing to do. After a run, `give_back` returns the kept memory to the system, so a
+notebook kernel does not hold a training run's peak once it is over. """
 
 from __future__ import annotations
 

@@ -1,10 +1,9 @@
 """How torch's idle CPU threads wait between kernels: chosen once, before torch loads OpenMP.
 
 A compiled training step is hundreds of short parallel kernels; between them OpenMP's threads
-either spin (quick to wake, but they burn a core) or sleep. Measured on the 2-core machine
-(`benchmarks/results/omp_wait`, the 60-second default step): quiet, libgomp's default spin
-44.7 ms, sleeping (`OMP_WAIT_POLICY=PASSIVE`) 62.5 ms, a short spin (`GOMP_SPINCOUNT=10000`)
-44.3 ms; with one core kept busy by another program, 322 / 84 / 152 ms. So a short spin where
+either spin (quick to wake, but they burn a core) or sleep. On a quiet machine a short spin
+is as fast as libgomp's default and faster than sleeping; with a core kept busy by another
+program, sleeping is fastest and the default spin slowest (study omp_wait). So a short spin where
 the machine is quiet when tinylm starts, sleeping where it is not. libgomp (Linux's torch)
 reads `GOMP_SPINCOUNT`; elsewhere (macOS's libomp, Windows) only the sleeping choice is
 portable, so it stays. A policy the user set is left alone.

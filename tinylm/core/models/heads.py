@@ -1,14 +1,14 @@
 """Output heads: the plain one (a [vocab, width] matrix) and an exact adaptive softmax.
 
-On a laptop CPU the plain head of the default model is ~64% of a training step's FLOPs
-(benchmarks/results/profile): every token pays for every vocabulary entry, though ~90% of the
-text is written with the 1,024 most frequent tokens. The adaptive head (Grave et al. 2017,
-"Efficient softmax approximation for GPUs"; torch's `nn.AdaptiveLogSoftmaxWithLoss`) gives the
-frequent tokens full-width output vectors and sends the rest through a narrow tail. It is still
-one normalised distribution over the whole vocabulary, so bits per byte stay honest and
-sampling is unchanged. It saves multiply-adds, not softmax work, so it pays only where the
-multiply-adds are the cost: `head="auto"` (`ModelConfig.for_device`) uses it on a CPU computing
-in fp32 and keeps the plain head where bf16 is native (there it lost: study recipe2-300s).
+On a laptop CPU the plain head is most of a training step's FLOPs (study profile): every token
+pays for every vocabulary entry, though most of the text is written with the 1,024 most
+frequent tokens. The adaptive head (Grave et al. 2017, "Efficient softmax approximation for
+GPUs"; torch's `nn.AdaptiveLogSoftmaxWithLoss`) gives the frequent tokens full-width output
+vectors and sends the rest through a narrow tail. It is still one normalised distribution over
+the whole vocabulary, so bits per byte stay honest and sampling is unchanged. It saves
+multiply-adds, not softmax work, so it pays only where the multiply-adds are the cost:
+`head="auto"` (decided in `tinylm.core.spec.resolve`) uses it on a CPU computing in fp32 and
+keeps the plain head where bf16 is native (there it lost: study recipe2-300s).
 
 Why not torch's module: it computes the tail only for the tokens that need it, which makes the
 shapes depend on the data (a graph break for torch.compile on every step) and it has no call
