@@ -11,9 +11,8 @@ from pathlib import Path
 import torch
 from filelock import FileLock, Timeout
 
-from tinylm.machine import allocator
-from tinylm.machine import openmp
 from tinylm.core.folder import reason
+from tinylm.machine import allocator, openmp
 from tinylm.machine.memory import usable_cpus
 from tinylm.version import __version__
 
