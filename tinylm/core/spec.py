@@ -103,12 +103,12 @@ def resolve(spec: RunSpec, choose_device: Callable[[TrainConfig], str] | None = 
     """
     spec.validate()
     model, train = spec.model, spec.train
-    how = "asked for"
-    if train.device == "auto":
-        chosen = choose_device(train) if choose_device else None
-        how = "measured" if chosen else "default"
-        chosen = chosen or ("cuda" if torch.cuda.is_available() else "cpu")
-    device = torch_device(chosen if train.device == "auto" else train.device)
+    name, how = train.device, "asked for"
+    if name == "auto":
+        name = choose_device(train) if choose_device else None
+        how = "measured" if name else "default"
+        name = name or ("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch_device(name)
     dtype = native_dtype(device) if train.dtype == "auto" else getattr(torch, train.dtype)
     compiles, notice = False, None
     if train.compile != "off":

@@ -59,6 +59,8 @@ def train(data: TokenData, model_cfg: ModelConfig | None = None,
     asked = RunSpec(model=model_cfg or ModelConfig(vocab_size=data.vocab_size),
                     train=train_cfg or TrainConfig()).validate()
     _check_data(asked.model, data)
+    if asked.model.ngram_order and resume:
+        raise ValueError("resuming a run with an n-gram memory is not supported; train it again")
     ranks = distributed.setup()
     run = resolve(asked, lambda t: probe.device_for(t, measure=not ranks.active,
                                                     progress=progress), ranks.local_world)
@@ -80,8 +82,6 @@ def train(data: TokenData, model_cfg: ModelConfig | None = None,
     if hasattr(model.head, "set_order"):  # an adaptive head: which tokens are frequent here
         model.head.set_order(np.bincount(data.train, minlength=model_cfg.vocab_size))
     optimizer = make_optimizer(model, cfg)
-    if model_cfg.ngram_order and resume:
-        raise ValueError("resuming a run with an n-gram memory is not supported; train it again")
     resumed = resume and checkpoint.restore_training(Path(resume), model, optimizer, batches)
     memory_s = 0.0
     if model_cfg.ngram_order:  # counted within the budget: the loop gets what is left of it

@@ -76,12 +76,12 @@ class GPT(LanguageModel):
             logits = soft_cap(self.head(h), self.cfg.logit_softcap)  # [B, T, vocab]
             if targets is not None:
                 return lm_loss(logits, targets)
-        if self.ngram is None:
+        if self.ngram is None or not self.ngram.fitted:
             return logits
         return self.ngram.mix_logprobs(torch.log_softmax(logits.float(), dim=-1), idx)
 
     def nll(self, idx: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-        if isinstance(self.head, AdaptiveHead) and self.ngram is None:
+        if isinstance(self.head, AdaptiveHead) and (self.ngram is None or not self.ngram.fitted):
             return self.head.nll(self.hidden(idx), targets, reduction="sum")
         return super().nll(idx, targets)
 

@@ -84,6 +84,11 @@ class NGramMemory(nn.Module):
             if name in shapes and tuple(buf.shape) != tuple(shapes[name]):
                 setattr(self, name, torch.zeros(shapes[name], dtype=buf.dtype))
 
+    @property
+    def fitted(self) -> bool:
+        """Whether the mixing weights are fitted (before that the network predicts alone)."""
+        return self.mix.numel() > 0
+
     def nbytes(self) -> int:
         return sum(b.numel() * b.element_size() for b in self.buffers())
 
@@ -122,7 +127,7 @@ class NGramMemory(nn.Module):
     def mix_logprobs(self, logprobs: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
         """log(lam * p_network + (1 - lam) * p_ngram) [B, T, vocab] from the network's
         log-probabilities; the network's own when the weights are not fitted yet."""
-        if self.mix.numel() == 0:
+        if not self.fitted:
             return logprobs
         p, known = self.probs(idx)
         lam = self.mix.to(logprobs.device)[known - 1].unsqueeze(-1)  # [B, T, 1]
