@@ -18,6 +18,8 @@ import statistics
 import sys
 from pathlib import Path
 
+from tqdm.auto import tqdm
+
 import tinylm
 from tinylm.core.data import token_byte_lengths
 from tinylm.core.stories import reference_bpb
@@ -25,36 +27,45 @@ from tinylm.lab.results import read_runs, results_dir
 
 REFERENCE = Path("runs/reference")
 # bigger than the five-minute model, trained for half an hour: much better than any recipe here
-REFERENCE_RECIPE = dict(width=192, layers=4, heads=4, budget_s=1800.0)
+# (a transformer alone: its judgement should not share the n-gram memory's habits)
+REFERENCE_RECIPE = dict(width=192, layers=4, heads=4, ngram_order=0, budget_s=1800.0)
 
 
 def train_reference(out: Path, budget_s: float) -> dict:
     data = tinylm.prepare(tinylm.DataConfig())
     settings = {**REFERENCE_RECIPE, "budget_s": budget_s}
     model = tinylm.ModelConfig(vocab_size=data.vocab_size, width=settings["width"],
-                               layers=settings["layers"], heads=settings["heads"])
+                               layers=settings["layers"], heads=settings["heads"],
+                               ngram_order=settings["ngram_order"])
     result = tinylm.train(data, model, tinylm.TrainConfig(budget_s=budget_s), out_dir=out)
     return result.metrics
 
 
 def score_study(study: str, reference: Path, folder: Path | None = None) -> dict:
-    """Median reference bits per byte of each recipe's stored stories (runs without stories,
-    stored before the harness kept eight, score their one sample)."""
+    """The reference bits per byte of every stored run's stories, in the order of the study's
+    runs.jsonl (runs stored before the harness kept eight stories score their one sample), and
+    each recipe's median; `tinylm.lab.story_measures` reads them beside val_bpb."""
     if not Path(reference).is_dir():
         raise ValueError(f"no reference model at {reference}: train it once with "
                          "`python -m benchmarks.story_reference train`")
     ckpt = tinylm.load(reference)
     token_bytes = token_byte_lengths(ckpt.tokenizer)
     folder = folder or results_dir() / study
-    per_recipe: dict[str, list[float]] = {}
-    for run in read_runs(folder):
+    runs = read_runs(folder)
+    if not runs:
+        raise ValueError(f"no stored runs in {folder}")
+    per_run = []
+    for run in tqdm(runs, desc=f"scoring {study}'s stories"):
         texts = run.get("stories", {}).get("texts") or [run["sample"]["text"]]
-        per_recipe.setdefault(run["recipe"], []).append(
-            reference_bpb(ckpt.model, ckpt.tokenizer, texts, token_bytes))
+        per_run.append({"recipe": run["recipe"], "reference_bpb":
+                        reference_bpb(ckpt.model, ckpt.tokenizer, texts, token_bytes)})
+    medians = {}
+    for r in per_run:
+        medians.setdefault(r["recipe"], []).append(r["reference_bpb"])
     out = {"study": study, "reference": str(reference),
-           "reference_val_bpb": ckpt.metrics.get("val_bpb"),
-           "rows": [{"recipe": r, "reference_bpb": statistics.median(v), "runs": len(v)}
-                    for r, v in per_recipe.items()]}
+           "reference_val_bpb": ckpt.metrics.get("val_bpb"), "runs": per_run,
+           "rows": [{"recipe": k, "reference_bpb": statistics.median(v), "runs": len(v)}
+                    for k, v in medians.items()]}
     (folder / "story_reference.json").write_text(json.dumps(out, indent=1))
     return out
 

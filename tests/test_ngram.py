@@ -101,11 +101,11 @@ def test_a_gpt_with_memory_trains_the_network_alone_and_predicts_the_mixture(tmp
     folder = checkpoint.save(tmp_path / "ckpt", model, _tokenizer(), {})
     loaded = checkpoint.load(folder)
     assert torch.allclose(loaded.model(idx), logits, atol=1e-6)
-    assert loaded.model.ngram.o3_ctx.numel() == model.ngram.o3_ctx.numel() > 0
+    assert loaded.model.ngram.l3_count.numel() == model.ngram.l3_count.numel() > 0
     from tinylm.web import model_payload
 
-    with pytest.raises(ValueError, match="does not implement the n-gram memory"):
-        model_payload(folder)  # the page's JavaScript has no counts yet: one line, not a crash
+    tensors = model_payload(folder)["tensors"]  # the page gets the integers, not the floats
+    assert tensors["ngram.l3_count"]["dtype"] == "i16" and "ngram.l3_prob" not in tensors
 
 
 def _tokenizer():
@@ -118,8 +118,10 @@ def test_config_checks_the_order():
     for bad in (1, 6, -1, True, "3"):
         with pytest.raises(ValueError, match="ngram_order must be 0 .off. or 2 to 5"):
             ModelConfig(ngram_order=bad).validate()
-    with pytest.raises(ValueError, match="ngram_order needs family='gpt'"):
-        ModelConfig(family="lstm", ngram_order=3).validate()
+    from tinylm.core.spec import resolve_model
+
+    assert resolve_model(ModelConfig(family="lstm", ngram_order=3)).ngram_order == 0
+    assert resolve_model(ModelConfig()).ngram_order == 4  # the transformer keeps it
 
 
 def test_training_counts_within_the_budget_and_fits_on_held_out_text(small_data, fast_cfg):

@@ -50,7 +50,8 @@ def test_reference_bpb_matches_the_models_own_loss(small_data):
     assert math.isnan(reference_bpb(model, small_data.tokenizer, [""], token_bytes))
 
 
-def test_the_reference_scores_a_studys_stored_stories(small_data, fast_cfg, tmp_path):
+def test_the_reference_scores_a_studys_stored_stories(small_data, fast_cfg, tmp_path,
+                                                     monkeypatch):
     import json
 
     import tinylm
@@ -69,6 +70,18 @@ def test_the_reference_scores_a_studys_stored_stories(small_data, fast_cfg, tmp_
                              token_byte_lengths(ckpt.tokenizer))
     assert out["rows"][0] == {"recipe": "a", "reference_bpb": pytest.approx(expected), "runs": 1}
     assert json.loads((study / "story_reference.json").read_text())["rows"][1]["recipe"] == "b"
+    # the book's table: each recipe's stored scores beside val_bpb and the reference's verdict
+    from tinylm.lab.results import read_study
+    from tinylm.lab.story_measures import reference_val_bpb, story_rows
+
+    (study / "summary.json").write_text(json.dumps({"rows": [
+        {"recipe": "a", "val_bpb": 1.5, "repeated_4grams": 0.1, "distinct_2": 0.8},
+        {"recipe": "b", "val_bpb": 1.6}]}))  # b stored no stories: no row
+    monkeypatch.setenv("TINYLM_RESULTS_DIR", str(tmp_path))
+    rows = story_rows(read_study(study))
+    assert rows == [{"recipe": "a", "val_bpb": 1.5, "repeated_4grams": 0.1, "distinct_2": 0.8,
+                     "reference_bpb": pytest.approx(expected)}]
+    assert reference_val_bpb(read_study(study)) == ckpt.metrics["val_bpb"]
     with pytest.raises(SystemExit) as stop:
         main(["score", "study", "--reference", str(tmp_path / "none"), "--results", str(study)])
     assert stop.value.code == 2  # no reference yet: one line saying how to train it

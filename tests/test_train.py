@@ -1,3 +1,4 @@
+import dataclasses
 import json
 import math
 
@@ -7,6 +8,7 @@ from fast import FAST_TRAIN
 
 import tinylm
 from tinylm.core.checkpoint import load
+from tinylm.core.models.ngram import FIT_RESERVE_S
 from tinylm.core.schedule import TrainConfig, lr_at
 from tinylm.core.spec import RunSpec, resolve
 from tinylm.runs.folders import RunLock
@@ -37,10 +39,15 @@ def test_loss_falls_and_metrics_are_complete(small_data, tiny_model_cfg, tmp_pat
 
 
 def test_budget_is_respected(small_data, tiny_model_cfg):
-    m = train(small_data, tiny_model_cfg, quick(budget_s=3.0), progress=False).metrics
+    plain = dataclasses.replace(tiny_model_cfg, ngram_order=0)  # the loop has the whole budget
+    m = train(small_data, plain, quick(budget_s=3.0), progress=False).metrics
     # never overshoots by more than one step (a step may include an evaluation and a save)
     assert m["train_seconds"] >= 3.0
     assert m["train_seconds"] - 3.0 <= max(m["max_step_seconds"], m["first_step_seconds"]) + 0.05
+    # with the n-gram memory, counting and fitting it are spent from the same budget
+    m = train(small_data, tiny_model_cfg, quick(budget_s=3.0), progress=False).metrics
+    spent = m["train_seconds"] + m["ngram_seconds"]
+    assert 3.0 - FIT_RESERVE_S <= spent <= 3.0 + FIT_RESERVE_S + m["max_step_seconds"]
 
 
 def test_schedule_warms_up_and_anneals_to_zero():
@@ -106,7 +113,7 @@ def test_interrupt_saves_and_resume_finishes_the_budget(small_data, tiny_model_c
                    progress=False)
     assert second.status == "completed"
     assert second.metrics["steps"] > first.metrics["steps"]
-    assert second.metrics["train_seconds"] >= 4.0
+    assert second.metrics["train_seconds"] + second.metrics["ngram_seconds"] >= 4.0 - FIT_RESERVE_S
     assert second.metrics["val_loss"] < first.metrics["val_loss"]
     assert load(out).resume_state() is None
     with pytest.raises(ValueError, match="nothing to resume"):
@@ -236,3 +243,17 @@ def test_missing_python_headers_are_named(fresh_compile_state, monkeypatch, tmp_
     monkeypatch.setattr(sysconfig, "get_paths", lambda: {"include": str(tmp_path)})
     assert "Python headers are missing" in fresh_compile_state.compile_problem()
     assert fresh_compile_state.compile_problem("mps") == "torch.compile is unreliable on Apple MPS"
+
+
+def test_window_and_batch_schedules_and_the_teacher_train(small_data, tiny_model_cfg):
+    from tinylm.core.schedule import batch_shape, teacher_weight
+
+    cfg = quick(budget_s=3.0, short_windows_frac=0.3, batch_ramp_frac=0.5, ngram_teacher_frac=0.4)
+    assert batch_shape(cfg, 0.1, 64) == (16, 16)  # a quarter as long, four times as many, halved
+    assert batch_shape(cfg, 0.4, 64) == (4, 64) and batch_shape(cfg, 0.6, 64) == (8, 64)
+    assert teacher_weight(cfg, 0.0) == 1.0 and teacher_weight(cfg, 0.2) == pytest.approx(0.5)
+    assert teacher_weight(cfg, 0.4) == 0.0
+    result = train(small_data, tiny_model_cfg, cfg, progress=False)
+    assert result.status == "completed" and math.isfinite(result.metrics["val_bpb"])
+    with pytest.raises(ValueError, match="ngram_teacher_frac must be in"):
+        quick(ngram_teacher_frac=1.0).validate()

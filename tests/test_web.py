@@ -69,6 +69,7 @@ def runs(small_data, tmp_path_factory):
         # the default recipe with value embeddings on (a budget under 200 s turns them off)
         "default": _train(small_data, tmp, "default", value_embeds=True),
         "gpt2": _train(small_data, tmp, "gpt2"),
+        "ngram": _train(small_data, tmp, "default", ngram_order=4),
         "adaptive-rms-swiglu-qknorm-softcap-docmask": _untrained(
             small_data, tmp / "v1", head="adaptive", norm="rmsnorm", mlp="swiglu", qk_norm=True,
             logit_softcap=15.0, value_embeds=True, doc_mask=True),
@@ -118,7 +119,8 @@ def _clean(page) -> None:
 
 # ---------- in Chromium ----------
 
-@pytest.mark.parametrize("name", ["default", "gpt2", "adaptive-rms-swiglu-qknorm-softcap-docmask",
+@pytest.mark.parametrize("name", ["default", "gpt2", "ngram",
+                                  "adaptive-rms-swiglu-qknorm-softcap-docmask",
                                   "learned-relu2-untied"])
 def test_js_logits_match_torch(runs, pages, page, name):
     ckpt = checkpoint.load(runs[name])
@@ -126,6 +128,12 @@ def test_js_logits_match_torch(runs, pages, page, name):
     ids = [0] + tok.encode("Once upon a time, Lily").ids + [0] + tok.encode("The end.").ids
     with torch.no_grad():
         expected = ckpt.model(torch.tensor([ids]))[0]
+    if name == "ngram":  # the page mixes in the counts, as torch does
+        assert ckpt.model.ngram.fitted and ckpt.model.ngram.l4_count.numel() > 0
+        alone = ckpt.model.ngram.mix
+        ckpt.model.ngram.mix = torch.zeros(0)
+        assert not torch.allclose(ckpt.model(torch.tensor([ids]))[0], expected, atol=1e-3)
+        ckpt.model.ngram.mix = alone
     page.goto(pages[name].as_uri())
     page.wait_for_selector("[data-tinylm-state=ready]")
     got = torch.tensor(page.evaluate("ids => window.tinylm.logits(ids)", ids))
@@ -134,7 +142,7 @@ def test_js_logits_match_torch(runs, pages, page, name):
     _clean(page)
 
 
-@pytest.mark.parametrize("name", ["default", "gpt2"])
+@pytest.mark.parametrize("name", ["default", "gpt2", "ngram"])
 def test_greedy_page_equals_cli(runs, pages, page, capsys, name):
     ckpt = checkpoint.load(runs[name])
     # 50 tokens per prompt; 100 tokens run past the 64-token context, where the window slides

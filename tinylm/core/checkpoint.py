@@ -113,7 +113,8 @@ def load(path: str | Path, device: str | torch.device = "cpu", verify: bool = Tr
     try:
         if getattr(model, "ngram", None) is not None:  # its tables' sizes depend on the text
             with safe_open(str(weights), "pt") as f:
-                model.ngram.resize({k.removeprefix("ngram."): f.get_slice(k).get_shape()
+                model.ngram.resize({k.removeprefix("ngram."): (f.get_slice(k).get_shape(),
+                                                               f.get_slice(k).get_dtype())
                                     for k in f.keys() if k.startswith("ngram.")})
         load_model(model, str(weights), strict=True, device=str(device))
     except Exception as e:
@@ -166,7 +167,15 @@ def restore_training(path: Path, model, optimizer, batches) -> dict:
     if ckpt.model_config != model.cfg:
         raise CheckpointError(f"{path}: the checkpoint's model config differs from this run's; "
                               "resume with the same settings (the CLI reads them from the folder)")
-    model.load_state_dict(ckpt.model.state_dict())
+    weights = ckpt.model.state_dict()
+    if "ngram.mix" in weights:  # training goes on: the memory's mixing weights are refitted
+        weights["ngram.mix"] = torch.zeros(0)
+    try:
+        model.load_state_dict(weights)
+    except RuntimeError as e:  # an n-gram memory counted from other text
+        raise CheckpointError(f"{path}: its weights do not fit this run's model "
+                              f"({str(e).splitlines()[-1].strip()[:160]}); resume with the same "
+                              "data and settings") from None
     try:
         optimizer.load_state_dict(state["optimizer"])
     except (ValueError, KeyError) as e:  # other parameter groups or optimizer: older tinylm

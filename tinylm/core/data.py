@@ -190,9 +190,13 @@ class Batches:
         self.rng = np.random.default_rng(seed)
         self.end = len(tokens) - context - 1  # windows start below it (a full window fits)
 
-    def next(self) -> tuple[torch.Tensor, torch.Tensor]:
-        starts = self.rng.integers(0, self.end, self.batch_size)
-        w = torch.from_numpy(np.stack([self.tokens[s:s + self.context + 1] for s in starts])
+    def next(self, batch_size: int | None = None,
+             length: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """(inputs, targets) [batch, length]: `batch_size` windows of `length` tokens (by
+        default the batch size and context this was made with)."""
+        length = length or self.context
+        starts = self.rng.integers(0, self.end, batch_size or self.batch_size)
+        w = torch.from_numpy(np.stack([self.tokens[s:s + length + 1] for s in starts])
                              .astype(np.int64))
         return w[:, :-1], w[:, 1:]
 

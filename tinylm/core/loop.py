@@ -17,7 +17,7 @@ import torch
 from tqdm.auto import tqdm
 
 from tinylm.core.evaluate import evaluate
-from tinylm.core.schedule import TrainConfig, lr_at
+from tinylm.core.schedule import TrainConfig, batch_shape, lr_at, teacher_weight
 from tinylm.core.timeline import Timeline
 from tinylm.machine import compiling, distributed
 from tinylm.machine.device import autocast
@@ -80,8 +80,9 @@ class Loop:
                     status = "stopped"
                     break
                 t_iter = time.perf_counter()
-                lr = lr_at(cfg, self.step / cfg.steps if cfg.steps else now / cfg.budget_s)
-                loss = self.train_step(lr)
+                frac = self.step / cfg.steps if cfg.steps else now / cfg.budget_s
+                lr = lr_at(cfg, frac)
+                loss = self.train_step(lr, frac)
                 if not math.isfinite(loss):
                     self.model.load_state_dict(self.good)
                     status = "diverged"
@@ -114,17 +115,20 @@ class Loop:
             self.bar.close()
         return status, message
 
-    def train_step(self, lr: float) -> float:
-        """One optimizer step at learning rate `lr`; returns the loss (not applied if not
-        finite). The first compiled step falls back to eager if compiling fails anywhere in it."""
+    def train_step(self, lr: float, frac: float = 1.0) -> float:
+        """One optimizer step at learning rate `lr`, `frac` of the way through the run; returns
+        the loss (not applied if not finite). The first compiled step falls back to eager if
+        compiling fails anywhere in it."""
         for group in self.optimizer.param_groups:
             group["lr"] = lr * group.get("lr_scale", 1.0)
-        x, y = self.batches.next()
+        x, y = self.batches.next(*batch_shape(self.cfg, frac, self.batches.context))
         x, y = x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True)
         if self.compile_pending:
             self.bar.set_postfix_str("compiling the model (first step only)", refresh=True)
+        teach = teacher_weight(self.cfg, frac) if getattr(self.model, "ngram", None) is not None \
+            and not self.ranks.active else 0.0
         try:
-            loss = self.step_fn(x, y)
+            loss = self.teacher_loss(x, y, teach) if teach else self.step_fn(x, y)
             value = loss.item()
             if math.isfinite(value):
                 loss.backward()
@@ -146,6 +150,16 @@ class Loop:
         self.tokens += x.numel() * self.ranks.world
         self.losses.append(value)
         return value
+
+    def teacher_loss(self, x, y, weight: float) -> torch.Tensor:
+        """The network's loss plus `weight` times its KL divergence from the n-gram memory's
+        prediction (eager, one process: the memory is counted, its weights not fitted yet)."""
+        with autocast(self.device, self.dtype):
+            logprobs = torch.log_softmax(self.model(x).float(), dim=-1)
+        with torch.no_grad():
+            teacher, _ = self.model.ngram.probs(x)
+        nll = torch.nn.functional.nll_loss(logprobs.flatten(0, 1), y.flatten())
+        return nll + weight * (teacher * (teacher.log() - logprobs)).sum(-1).mean()
 
     def _snapshot(self) -> dict:
         return {k: v.detach().clone() for k, v in self.model.state_dict().items()}

@@ -16,7 +16,8 @@ DECAYS = ("cosine", "linear", "wsd")  # wsd: warmup, stable, then a linear warmd
 COMPILE_MODES = ("auto", "on", "off")
 OPTIMIZERS = ("adamw", "muon")
 FRACTIONS = ("warmup_frac", "final_lr_frac", "warmdown_frac", "eval_every_frac",
-             "checkpoint_every_frac")
+             "checkpoint_every_frac", "short_windows_frac", "batch_ramp_frac",
+             "ngram_teacher_frac")
 
 
 @dataclass
@@ -26,6 +27,15 @@ class TrainConfig:
     budget_s: float = option(300.0, "seconds of training (wall clock, compiling included)")
     batch_size: int = option(8, "windows per optimizer step (small batches win at this budget: "
                                 "more steps)")
+    # the three below were screened off in study levers5-60s (benchmarks/LOG.md)
+    short_windows_frac: float = option(0.0, "for this first fraction of the budget, train on "
+                                            "windows a quarter of the context long, four times "
+                                            "as many per step (a sequence-length warmup)")
+    batch_ramp_frac: float = option(0.0, "for this first fraction of the budget, train on half "
+                                         "the batch (a batch-size schedule)")
+    ngram_teacher_frac: float = option(0.0, "for this first fraction of the budget, also pull "
+                                            "the network towards the n-gram memory's "
+                                            "predictions (a distillation term fading to zero)")
     lr: float = option(4e-3, "peak learning rate (AdamW's; Muon's is muon_lr_scale times it)")
     warmup_frac: float = option(0.03, "fraction of the budget spent warming the learning rate up")
     decay: str = option("wsd", "learning-rate decay after warmup (wsd: stable, then a linear "
@@ -77,6 +87,9 @@ class TrainConfig:
                 or not 0 < self.warmdown_frac <= 1:
             raise ValueError("warmup_frac must be in [0, 1), final_lr_frac in [0, 1] and "
                              "warmdown_frac in (0, 1]")
+        for name in ("short_windows_frac", "batch_ramp_frac", "ngram_teacher_frac"):
+            if not 0 <= getattr(self, name) < 1:
+                raise ValueError(f"{name} must be in [0, 1) (0 = off), got {getattr(self, name)}")
         if not 0 <= self.beta1 < 1 or not 0 <= self.beta2 < 1:
             raise ValueError("beta1 and beta2 must be in [0, 1)")
         if self.muon_lr_scale <= 0:
@@ -121,3 +134,21 @@ def lr_at(cfg: TrainConfig, frac: float) -> float:
     else:  # wsd: full rate until the warmdown, then linearly to the end
         shape = min(1.0, (1 - frac) / max(1e-9, cfg.warmdown_frac))
     return cfg.lr * (cfg.final_lr_frac + (1 - cfg.final_lr_frac) * shape)
+
+
+def batch_shape(cfg: TrainConfig, frac: float, context: int) -> tuple[int, int]:
+    """(windows, window length) of a step at an elapsed fraction of the budget."""
+    batch, length = cfg.batch_size, context
+    if frac < cfg.short_windows_frac and context >= 8:
+        batch, length = batch * 4, context // 4
+    if frac < cfg.batch_ramp_frac:
+        batch = max(1, batch // 2)
+    return batch, length
+
+
+def teacher_weight(cfg: TrainConfig, frac: float) -> float:
+    """The distillation term's weight: 1 at the start, fading linearly to 0 at
+    `ngram_teacher_frac` of the budget."""
+    if frac >= cfg.ngram_teacher_frac:
+        return 0.0
+    return 1.0 - frac / cfg.ngram_teacher_frac

@@ -99,7 +99,8 @@ def resolve(spec: RunSpec, choose_device: Callable[[TrainConfig], str] | None = 
     - threads: one per usable core, shared among `workers` processes on one machine;
     - head: adaptive on a CPU computing in fp32 (there fp32 matmuls are the step's cost), full
       elsewhere (study: avx2-head-300s and recipe2-300s);
-    - width and value tables: by the budget (studies: sizes3-60s, width2-200s, recipe3-*).
+    - width and value tables: by the budget (studies: sizes3-60s, width2-200s, recipe3-*);
+    - the n-gram memory: off for the families without a transformer's forward to mix it in.
     """
     spec.validate()
     model, train = spec.model, spec.train
@@ -127,6 +128,8 @@ def resolve(spec: RunSpec, choose_device: Callable[[TrainConfig], str] | None = 
         model = replace(model, width=WIDE_WIDTH if gpt_budget >= WIDE_FROM_S else NARROW_WIDTH)
     if model.value_embeds == "auto":
         model = replace(model, value_embeds=gpt_budget >= VALUE_EMBEDS_FROM_S)
+    if model.family != "gpt" and model.ngram_order:  # the memory lives in the transformer
+        model = replace(model, ngram_order=0)
     train = replace(train, device=str(device), dtype=str(dtype).removeprefix("torch."),
                     compile="on" if compiles else "off", threads=threads)
     return Resolved(RunSpec(spec.data, model, train), device, dtype, compiles, threads, how,

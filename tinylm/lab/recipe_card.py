@@ -21,7 +21,7 @@ CARD_BUDGET_S = 300.0  # the budget whose "auto" choices the card spells out
 
 # (setting, config keys, study, the row's change (or recipe) in that study, section)
 CARD: tuple[tuple[str, tuple[str, ...], str, str, str], ...] = (
-    ("the whole recipe", (), "recipe7-300s", "gpt2", f"{THIS}: exercise 2, a race"),
+    ("the whole recipe", (), "ngram2-300s", "gpt2", f"{THIS}: exercise 2, a race"),
     ("positions", ("positions",), "screen-90s", "positions=rotary", f"{THIS}: rotary positions"),
     ("output head tied to the input table", ("tie_embeddings",), "stories-300s",
      "tie_embeddings=True", f"{THIS}: an untied head"),
@@ -29,6 +29,8 @@ CARD: tuple[tuple[str, tuple[str, ...], str, str, str], ...] = (
     ("learning-rate schedule", ("decay",), "screen2-90s", "decay=wsd",
      f"{THIS}: the schedule"),
     ("AdamW beta2", ("beta2",), "beta2-300s", "beta2=0.99", f"{THIS}: beta2"),
+    ("n-gram memory (order)", ("ngram_order",), "ngram2-300s", "ngram_order=0",
+     f"{THIS}: an n-gram memory"),
     ("peak learning rate", ("lr",), "screen2-90s", "lr=0.002", f"{APPENDIX}: screening"),
     ("norm and MLP", ("norm", "mlp"), "screen-90s", "mlp=swiglu", f"{APPENDIX}: screening"),
     ("width x layers x heads", ("width", "layers", "heads"), "recipe7-300s", "width=96",

@@ -25,7 +25,8 @@ RECIPES: dict[str, dict] = {
     # at its best size in benchmarks/results/gpt2-sizes-300s (2 x 128; 5 x 96 before)
     "gpt2": dict(mlp="gelu", norm="layernorm", positions="learned", tie_embeddings=True,
                  head="full", smear=False, optimizer="adamw", lr=2e-3, beta2=0.95, dtype="float32",
-                 compile="off", decay="cosine", width=128, layers=2, heads=2, value_embeds=False),
+                 compile="off", decay="cosine", width=128, layers=2, heads=2, value_embeds=False,
+                 ngram_order=0),
     "default": dict(),  # the dataclass defaults
     # the best LSTM of benchmarks/results/families-*: one 192-wide layer, the default's
     # optimizer (Muon), schedule and precision; on a 2-core CPU it beat the transformer

@@ -59,8 +59,6 @@ def train(data: TokenData, model_cfg: ModelConfig | None = None,
     asked = RunSpec(model=model_cfg or ModelConfig(vocab_size=data.vocab_size),
                     train=train_cfg or TrainConfig()).validate()
     _check_data(asked.model, data)
-    if asked.model.ngram_order and resume:
-        raise ValueError("resuming a run with an n-gram memory is not supported; train it again")
     ranks = distributed.setup()
     run = resolve(asked, lambda t: probe.device_for(t, measure=not ranks.active,
                                                     progress=progress), ranks.local_world)
@@ -82,15 +80,15 @@ def train(data: TokenData, model_cfg: ModelConfig | None = None,
     if hasattr(model.head, "set_order"):  # an adaptive head: which tokens are frequent here
         model.head.set_order(np.bincount(data.train, minlength=model_cfg.vocab_size))
     optimizer = make_optimizer(model, cfg)
-    resumed = resume and checkpoint.restore_training(Path(resume), model, optimizer, batches)
     memory_s = 0.0
-    if model_cfg.ngram_order:  # counted within the budget: the loop gets what is left of it
-        started = time.perf_counter()
+    if model_cfg.ngram_order:  # counted within the budget (a resumed run counts again: the
+        started = time.perf_counter()  # same text, the same tables, the same accounting)
         model.ngram = ngram.NGramMemory.count(tokens, model_cfg.vocab_size,
                                               model_cfg.ngram_order).to(device)
         memory_s = time.perf_counter() - started
         cfg = replace(cfg, budget_s=max(cfg.budget_s - memory_s - ngram.FIT_RESERVE_S,
                                         cfg.budget_s / 2))
+    resumed = resume and checkpoint.restore_training(Path(resume), model, optimizer, batches)
     if not ranks.main:  # rank 0 alone saves, reports and shows progress
         out_dir, callback, progress = None, None, False
     loop = Loop(model, optimizer, batches, _spread(windows, cfg), data.token_bytes, cfg, device,

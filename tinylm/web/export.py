@@ -3,9 +3,10 @@ blob, the tokenizer file and a line about the run.
 
 Only what the page's JavaScript twin of the forward pass implements is exported: the
 transformer (family "gpt") with either norm, either positions, every MLP, QK-norm, soft-capped
-logits, the smear gate, value embeddings, the document mask and the full, tied or adaptive
-head. Anything else (an LSTM, a diffusion model) is refused with a
-one-line ValueError naming it, before a page is written that could not run it.
+logits, the smear gate, value embeddings, the document mask, the full, tied or adaptive head
+and the n-gram memory (its counts travel as integers; the page derives the probabilities).
+Anything else (an LSTM, a diffusion model) is refused with a one-line ValueError naming it,
+before a page is written that could not run it.
 
 Weights are float32 by default: the page then computes what `python -m tinylm sample` computes
 up to float rounding order, so greedy text agrees token for token. float16 halves the page but
@@ -37,9 +38,6 @@ def check_supported(ckpt: Checkpoint) -> None:
                          f"{ckpt.path} holds family {cfg.family!r}")
     if cfg.head not in ("full", "adaptive"):
         raise ValueError(f"the web page does not implement head {cfg.head!r}")
-    if cfg.ngram_order:
-        raise ValueError(f"the web page does not implement the n-gram memory (ngram_order="
-                         f"{cfg.ngram_order}) of {ckpt.path}; export a model trained without it")
 
 
 def model_payload(run_dir: str | Path, precision: str = "float32", verify: bool = True) -> dict:
@@ -62,6 +60,7 @@ def model_payload(run_dir: str | Path, precision: str = "float32", verify: bool 
         "value_embeds": bool(cfg.value_embeds), "doc_mask": cfg.doc_mask, "qk_norm": cfg.qk_norm,
         "qk_norm_eps": _eps(model.blocks[0].attn.q_norm) if cfg.qk_norm else 0.0,
         "logit_softcap": float(cfg.logit_softcap), "eot_id": ckpt.tokenizer.token_to_id(EOT),
+        "ngram_order": cfg.ngram_order,
     }
     return {"format": "tinylm-web", "version": 1, "config": config, "tensors": tensors,
             "weights": base64.b64encode(blob).decode("ascii"), "precision": precision,
@@ -71,13 +70,16 @@ def model_payload(run_dir: str | Path, precision: str = "float32", verify: bool 
 def pack(state: dict[str, torch.Tensor], precision: str, skip_tied: bool = False):
     """({name: {shape, dtype, offset}}, bytes): every tensor in one little-endian blob at 4-byte
     aligned offsets, so the page views it without copying. Matrices take `precision`; vectors
-    (norm gains, the smear gate) stay float32, integer buffers become int32."""
+    (norm gains, the smear gate) stay float32, int16 buffers (the n-gram counts) stay int16
+    and other integer buffers become int32."""
     spec, parts, offset = {}, [], 0
     for name, t in state.items():
         if skip_tied and name == "head.weight":  # the same tensor as tok_emb.weight
             continue
         t = t.detach().cpu()
-        if not t.is_floating_point():
+        if t.dtype == torch.int16:  # the n-gram memory's tokens and counts
+            arr, kind = t.numpy().astype("<i2"), "i16"
+        elif not t.is_floating_point():
             arr, kind = t.numpy().astype("<i4"), "i32"
         elif t.dim() >= 2 and precision == "float16":
             arr, kind = t.float().numpy().astype("<f2"), "f16"

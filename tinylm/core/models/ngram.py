@@ -4,19 +4,20 @@ normalised next-token distribution and mixed with the network's own.
 A five-minute transformer reads each story once; a count table remembers every n-gram it saw,
 exactly, after one pass that numpy makes in seconds. Goedecke mixed n-gram predictions into his
 model's ("shallow fusion", quoted in chapter 6); here the mixture lives in `GPT.forward`, so
-evaluation, sampling and checkpoints all see one normalised distribution:
+evaluation, sampling, checkpoints and the web page all see one normalised distribution:
 
     p(w | history) = lam * p_network(w | history) + (1 - lam) * p_ngram(w | history)
 
 `p_ngram` is interpolated Kneser-Ney (Chen and Goodman 1998, one discount per order): the
 highest order uses raw counts, the lower orders count distinct left neighbours, and each order
 hands the mass it discounts to the one below. `lam` depends on the longest context the counts
-know (a position whose 4-gram context was seen often trusts the counts more), and is fitted by
-EM on a held-out slice of the training text after training (`fit_mix`).
+know, and is fitted by EM on a held-out slice of the training text after training (`fit_mix`).
 
-The tables are exact (n-gram ids are base-vocabulary numbers in int64, so no hashing) and sparse:
-for each order, the sorted context ids, where each context's continuations start, the
-continuation tokens and their discounted probabilities.
+The counts are stored as a trie, the smallest exact form: level 1 is the vocabulary, and each
+entry of level k (a k-gram) owns a run of level k+1 entries (its continuations), stored as
+their last token and count, in token order. The checkpoint and the page keep only integers
+(token, count, number of children); the probabilities are derived from them when the memory
+is counted or loaded, by the same float32 operations here and in the page's JavaScript.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ import torch
 import torch.nn as nn
 
 FLOOR = 1e-6  # share of the unigram spread evenly, so no token ever has probability zero
-TABLE_PARTS = ("ctx", "start", "next", "prob", "backoff")
+DTYPES = {"I16": torch.int16, "I32": torch.int32, "I64": torch.int64, "F32": torch.float32}
 
 
 class NGramMemory(nn.Module):
@@ -36,53 +37,95 @@ class NGramMemory(nn.Module):
         super().__init__()
         self.vocab_size, self.order = vocab_size, order
         self.register_buffer("unigram", torch.full((vocab_size,), 1.0 / vocab_size))
-        for n in range(2, order + 1):  # sized by `count` or by a checkpoint (`resize`)
-            for part in TABLE_PARTS:
-                dtype = torch.int64 if part in ("ctx", "start") else (
-                    torch.int32 if part == "next" else torch.float32)
-                self.register_buffer(f"o{n}_{part}", torch.zeros(0, dtype=dtype))
+        self.register_buffer("discount", torch.zeros(order + 1))  # per order; 0, 1 unused
+        for k in range(1, order + 1):  # sized by `count` or by a checkpoint (`resize`)
+            if k > 1:
+                self.register_buffer(f"l{k}_next", torch.zeros(0, dtype=torch.int16))
+                self.register_buffer(f"l{k}_count", torch.zeros(0, dtype=torch.int16))
+                self.register_buffer(f"l{k}_prob", torch.zeros(0), persistent=False)
+                self.register_buffer(f"l{k}_key", torch.zeros(0, dtype=torch.int64),
+                                     persistent=False)  # parent * vocab + next, sorted
+            if k < order:
+                self.register_buffer(f"l{k}_children", torch.zeros(0, dtype=torch.int16))
+                self.register_buffer(f"l{k}_first", torch.zeros(1, dtype=torch.int64),
+                                     persistent=False)
+                self.register_buffer(f"l{k}_backoff", torch.zeros(0), persistent=False)
         # the network's weight for each longest-known order 1..order; empty: not fitted (then
         # the model predicts with the network alone)
         self.register_buffer("mix", torch.zeros(0))
+        self.register_load_state_dict_post_hook(lambda module, _: module.derive())
 
     # ------------------------------------------------------------------ counting
 
     @classmethod
     def count(cls, tokens: np.ndarray, vocab_size: int, order: int) -> NGramMemory:
         """The memory of `tokens` (a 1-D array of token ids): a few seconds for millions."""
-        memory = cls(vocab_size, order)
-        x = np.asarray(tokens, dtype=np.int64)
-        keys, counts = _ngram_counts(x, order, vocab_size)  # the top order: raw counts
-        for n in range(order, 1, -1):
-            memory._set_table(n, keys, counts.astype(np.float64))
-            # the order below counts distinct left neighbours (Kneser-Ney continuation counts)
-            keys, counts = np.unique(keys % vocab_size ** (n - 1), return_counts=True)
-        unigram = np.bincount(keys, weights=counts, minlength=vocab_size)[:vocab_size]
-        unigram = unigram / max(unigram.sum(), 1.0)
-        memory.unigram = torch.from_numpy((1 - FLOOR) * unigram + FLOOR / vocab_size).float()
+        memory, v = cls(vocab_size, order), vocab_size
+        keys, counts = _ngram_counts(np.asarray(tokens, dtype=np.int64), order, v)
+        levels = {}
+        for k in range(order, 1, -1):
+            levels[k] = (keys, counts)
+            # the level below: k-1-grams with their distinct left neighbours (Kneser-Ney
+            # continuation counts), plus every context of this level (some have none: the
+            # text's first k-1 tokens), so each entry's parent is an entry of the level below
+            seen = keys[counts > 0]
+            cont, cont_counts = np.unique(seen % v ** (k - 1), return_counts=True)
+            keys = np.union1d(cont, keys // v)
+            counts = np.zeros(len(keys), dtype=np.int64)
+            counts[np.searchsorted(keys, cont)] = cont_counts
+        unigram = np.bincount(keys, weights=counts, minlength=v)[:v]
+        memory.unigram = torch.from_numpy(
+            (1 - FLOOR) * unigram / max(unigram.sum(), 1.0) + FLOOR / v).float()
+        parents = np.arange(v, dtype=np.int64)  # level 1: every token, in id order
+        discount = np.zeros(order + 1)
+        for k in range(2, order + 1):
+            keys, counts = levels[k]
+            parent = np.searchsorted(parents, keys // v)
+            n1, n2 = (counts == 1).sum(), (counts == 2).sum()
+            discount[k] = n1 / (n1 + 2 * n2) if n1 + n2 else 0.5
+            memory._store(f"l{k}_next", keys % v)
+            memory._store(f"l{k}_count", counts)
+            memory._store(f"l{k - 1}_children", np.bincount(parent, minlength=len(parents)))
+            parents = keys
+        memory.discount = torch.from_numpy(discount).float()
+        memory.derive()
         return memory
 
-    def _set_table(self, n: int, keys: np.ndarray, counts: np.ndarray) -> None:
-        v = self.vocab_size
-        ctx, nxt = keys // v, keys % v  # sorted by key, so grouped by context
-        uniq, start = np.unique(ctx, return_index=True)
-        total = np.add.reduceat(counts, start)
-        kinds = np.diff(np.append(start, len(ctx)))
-        n1, n2 = (counts == 1).sum(), (counts == 2).sum()
-        discount = n1 / (n1 + 2 * n2) if n1 + n2 else 0.5
-        per_ctx = np.repeat(total, kinds)
-        prob = np.maximum(counts - discount, 0.0) / per_ctx  # the discounted share of each
-        tables = {"ctx": uniq, "start": np.append(start, len(ctx)), "next": nxt.astype(np.int32),
-                  "prob": prob.astype(np.float32),
-                  "backoff": (discount * kinds / total).astype(np.float32)}
-        for part, values in tables.items():
-            setattr(self, f"o{n}_{part}", torch.from_numpy(np.ascontiguousarray(values)))
+    def _store(self, name: str, values: np.ndarray) -> None:
+        dtype = np.int16 if values.max(initial=0) < 2 ** 15 else np.int32  # the smallest exact
+        setattr(self, name, torch.from_numpy(np.ascontiguousarray(values.astype(dtype))))
 
-    def resize(self, shapes: dict[str, tuple]) -> None:
-        """Give the table buffers the shapes stored in a checkpoint, before its weights load."""
-        for name, buf in self.named_buffers():
-            if name in shapes and tuple(buf.shape) != tuple(shapes[name]):
-                setattr(self, name, torch.zeros(shapes[name], dtype=buf.dtype))
+    def derive(self) -> None:
+        """The float32 probabilities from the stored integers (after counting or loading):
+        each entry max(count - discount, 0) / its parent's total, and each parent's backoff
+        discount * (children with a count) / total, the mass it hands to the order below."""
+        v = self.vocab_size
+        for k in range(1, self.order):
+            children = getattr(self, f"l{k}_children").long()
+            if children.numel() == 0:
+                return  # not counted or loaded yet
+            first = torch.cat([children.new_zeros(1), children.cumsum(0)])
+            parent = torch.repeat_interleave(torch.arange(len(children), device=first.device),
+                                             children)
+            counts = getattr(self, f"l{k + 1}_count").long()
+            total = torch.zeros(len(children), dtype=torch.long,
+                                device=first.device).index_add_(0, parent, counts).float()
+            kinds = torch.zeros_like(total).index_add_(0, parent, (counts > 0).float())
+            d = self.discount[k + 1]
+            self._set(f"l{k}_first", first)
+            self._set(f"l{k}_backoff", torch.where(total > 0, d * kinds / total.clamp(min=1), 1.0))
+            self._set(f"l{k + 1}_prob", (counts.float() - d).clamp(min=0) / total[parent])
+            self._set(f"l{k + 1}_key", parent * v + getattr(self, f"l{k + 1}_next").long())
+
+    def _set(self, name: str, value: torch.Tensor) -> None:
+        self._buffers[name] = value  # keeps the buffer non-persistent
+
+    def resize(self, stored: dict[str, tuple[tuple, str]]) -> None:
+        """Give the stored buffers the shapes and dtypes (safetensors names) of a checkpoint's,
+        before its weights load."""
+        for name, (shape, dtype) in stored.items():
+            if name in self._buffers:
+                self._buffers[name] = torch.zeros(shape, dtype=DTYPES.get(dtype, torch.float32))
 
     @property
     def fitted(self) -> bool:
@@ -90,7 +133,8 @@ class NGramMemory(nn.Module):
         return self.mix.numel() > 0
 
     def nbytes(self) -> int:
-        return sum(b.numel() * b.element_size() for b in self.buffers())
+        """What the memory adds to a checkpoint (its stored buffers)."""
+        return sum(t.numel() * t.element_size() for t in self.state_dict().values())
 
     # ------------------------------------------------------------------ predicting
 
@@ -98,29 +142,33 @@ class NGramMemory(nn.Module):
         """(p_ngram [B, T, vocab] float32, the longest order whose context is known [B, T])
         for the windows `idx` [B, T]; a window's first tokens have shorter histories."""
         b, t = idx.shape
+        v, dev = self.vocab_size, idx.device
         flat = idx.reshape(-1).long()
-        p = self.unigram.to(idx.device).expand(b * t, -1).clone()
-        known = torch.ones(b * t, dtype=torch.long, device=idx.device)
-        pos = torch.arange(t, device=idx.device).repeat(b)
+        p = self.unigram.expand(b * t, -1).clone()
+        known = torch.ones(b * t, dtype=torch.long, device=dev)
+        pos = torch.arange(t, device=dev).repeat(b)
         for n in range(2, self.order + 1):
-            ctx = getattr(self, f"o{n}_ctx")
-            if ctx.numel() == 0:
-                continue
-            ids = torch.zeros(b * t, dtype=torch.int64, device=idx.device)
-            for k in range(n - 1):  # context of position i: tokens i-n+2 .. i
-                ids = ids * self.vocab_size + flat.roll(n - 2 - k)
-            row = torch.searchsorted(ctx, ids).clamp(max=len(ctx) - 1)
-            found = (ctx[row] == ids) & (pos >= n - 2)
-            where, row = found.nonzero().squeeze(1), row[found]
-            start = getattr(self, f"o{n}_start")
-            first, lens = start[row], start[row + 1] - start[row]
-            p[where] *= getattr(self, f"o{n}_backoff")[row, None]  # the mass handed down
+            if getattr(self, f"l{n}_next").numel() == 0:
+                break
+            node = flat.roll(n - 2)  # the context's oldest token: a level-1 entry
+            ok = pos >= n - 2
+            for k in range(2, n):  # walk down the trie to the context's level-(n-1) entry
+                key = getattr(self, f"l{k}_key")
+                want = node * v + flat.roll(n - 1 - k)
+                node = torch.searchsorted(key, want).clamp(max=len(key) - 1)
+                ok &= key[node] == want
+            first = getattr(self, f"l{n - 1}_first")
+            lens = first[node + 1] - first[node]
+            ok &= lens > 0
+            where, node, lens = ok.nonzero().squeeze(1), node[ok], lens[ok]
+            scale = torch.ones(b * t, device=dev)  # the mass each known context hands down
+            p.mul_(scale.index_put_((where,), getattr(self, f"l{n - 1}_backoff")[node])[:, None])
             owner = where.repeat_interleave(lens)
-            offset = torch.arange(int(lens.sum()), device=idx.device) - \
+            offset = torch.arange(int(lens.sum()), device=dev) - \
                 (lens.cumsum(0) - lens).repeat_interleave(lens)
-            entry = first.repeat_interleave(lens) + offset
-            p.index_put_((owner, getattr(self, f"o{n}_next")[entry].long()),
-                         getattr(self, f"o{n}_prob")[entry], accumulate=True)
+            entry = first[node].repeat_interleave(lens) + offset
+            slot = owner * v + getattr(self, f"l{n}_next")[entry]  # distinct: one add each
+            p.view(-1).index_add_(0, slot, getattr(self, f"l{n}_prob")[entry])
             known[where] = n
         return p.view(b, t, -1), known.view(b, t)
 
@@ -130,7 +178,7 @@ class NGramMemory(nn.Module):
         if not self.fitted:
             return logprobs
         p, known = self.probs(idx)
-        lam = self.mix.to(logprobs.device)[known - 1].unsqueeze(-1)  # [B, T, 1]
+        lam = self.mix[known - 1].unsqueeze(-1)  # [B, T, 1]
         return torch.logaddexp(logprobs.float() + lam.log(), p.log() + (1 - lam).log())
 
     @torch.no_grad()
@@ -142,10 +190,10 @@ class NGramMemory(nn.Module):
         net = logprobs.float().gather(-1, targets[..., None]).squeeze(-1).exp().reshape(-1)
         ng = p.gather(-1, targets[..., None]).squeeze(-1).reshape(-1)
         known = known.reshape(-1)
-        lam = torch.full((self.order,), 0.5)
+        lam = torch.full((self.order,), 0.5, device=net.device)
         for _ in range(steps):
             share = lam[known - 1] * net / (lam[known - 1] * net + (1 - lam[known - 1]) * ng)
-            sums = torch.zeros(self.order).index_add_(0, known - 1, share)
+            sums = torch.zeros_like(lam).index_add_(0, known - 1, share)
             seen = torch.bincount(known - 1, minlength=self.order).float()
             pooled = sums.sum() / seen.sum()  # for an order no held-out position reached
             lam = torch.where(seen > 0, sums / seen.clamp(min=1), pooled).clamp(0.01, 0.99)
@@ -188,5 +236,5 @@ def fit_on(model, held: np.ndarray, device, autocast_ctx) -> None:
     model.eval()
     with autocast_ctx:
         logprobs = torch.log_softmax(model(x).float(), dim=-1)  # the network alone: not fitted
-    model.ngram.fit_mix(logprobs.cpu(), x.cpu(), y.cpu())
+    model.ngram.fit_mix(logprobs, x, y)
     model.train(was_training)

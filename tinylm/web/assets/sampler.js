@@ -33,6 +33,7 @@
       const t = spec[name], n = t.shape.reduce((a, b) => a * b, 1);
       if (t.dtype === "f32") out[name] = new Float32Array(bytes.buffer, bytes.byteOffset + t.offset, n);
       else if (t.dtype === "i32") out[name] = new Int32Array(bytes.buffer, bytes.byteOffset + t.offset, n);
+      else if (t.dtype === "i16") out[name] = new Int16Array(bytes.buffer, bytes.byteOffset + t.offset, n);
       else if (t.dtype === "f16") {
         const half = new Uint16Array(bytes.buffer, bytes.byteOffset + t.offset, n);
         const f = new Float32Array(n);
@@ -85,6 +86,81 @@
     return a;
   }
 
+  // ---------- the n-gram memory: tinylm.core.models.ngram, at the newest position ----------
+
+  class NGram {
+    /** The trie of counts, with its probabilities derived as `NGramMemory.derive` derives
+     * them: float32 results of the same operations (a Float32Array stores each rounded). */
+    constructor(cfg, W) {
+      const order = cfg.ngram_order, D = W["ngram.discount"];
+      this.order = order;
+      this.vocab = cfg.vocab_size;
+      this.unigram = W["ngram.unigram"];
+      this.mix = W["ngram.mix"]; // empty: not fitted, the network predicts alone
+      this.first = [], this.backoff = [], this.next = [], this.prob = []; // indexed by level
+      for (let k = 1; k < order; k++) {
+        const children = W["ngram.l" + k + "_children"], counts = W["ngram.l" + (k + 1) + "_count"];
+        const first = new Int32Array(children.length + 1);
+        for (let i = 0; i < children.length; i++) first[i + 1] = first[i] + children[i];
+        const backoff = new Float32Array(children.length), prob = new Float32Array(counts.length);
+        const d = D[k + 1];
+        for (let i = 0; i < children.length; i++) {
+          let total = 0, kinds = 0;
+          for (let e = first[i]; e < first[i + 1]; e++) { total += counts[e]; if (counts[e] > 0) kinds++; }
+          const t = Math.fround(total);
+          backoff[i] = total > 0 ? Math.fround(d * kinds) / t : 1;
+          for (let e = first[i]; e < first[i + 1]; e++) prob[e] = Math.max(Math.fround(counts[e] - d), 0) / t;
+        }
+        this.first[k] = first;
+        this.backoff[k] = backoff;
+        this.next[k + 1] = W["ngram.l" + (k + 1) + "_next"];
+        this.prob[k + 1] = prob;
+      }
+    }
+
+    get fitted() { return this.mix.length > 0; }
+
+    child(level, node, token) { // the entry below `node` whose last token is `token`, or -1
+      const first = this.first[level], next = this.next[level + 1];
+      let lo = first[node], hi = first[node + 1];
+      while (lo < hi) {
+        const mid = (lo + hi) >> 1;
+        if (next[mid] < token) lo = mid + 1; else hi = mid;
+      }
+      return lo < first[node + 1] && next[lo] === token ? lo : -1;
+    }
+
+    /** p_ngram [vocab] after `ids` (the window, oldest first), and the longest known order. */
+    probs(ids) {
+      const p = Float32Array.from(this.unigram), i = ids.length - 1;
+      let known = 1;
+      for (let n = 2; n <= this.order && i >= n - 2; n++) {
+        let node = ids[i - (n - 2)]; // the context's oldest token: a level-1 entry
+        for (let k = 2; k < n && node >= 0; k++) node = this.child(k - 1, node, ids[i - (n - 1 - k)]);
+        if (node < 0) continue;
+        const first = this.first[n - 1], start = first[node], end = first[node + 1];
+        if (end <= start) continue;
+        const b = this.backoff[n - 1][node], next = this.next[n], prob = this.prob[n];
+        for (let w = 0; w < p.length; w++) p[w] *= b; // the mass handed down
+        for (let e = start; e < end; e++) p[next[e]] += prob[e];
+        known = n;
+      }
+      return { p: p, known: known };
+    }
+
+    /** log(lam * p_network + (1 - lam) * p_ngram) from the network's logits after `ids`. */
+    mixed(logits, ids) {
+      const lp = logSoftmaxInPlace(Float64Array.from(logits)), ng = this.probs(ids);
+      const lam = this.mix[ng.known - 1], a = Math.log(lam), b = Math.log(Math.fround(1 - lam));
+      const out = new Float32Array(lp.length);
+      for (let w = 0; w < lp.length; w++) {
+        const x = lp[w] + a, y = Math.log(ng.p[w]) + b, m = Math.max(x, y);
+        out[w] = m + Math.log(Math.exp(x - m) + Math.exp(y - m));
+      }
+      return out;
+    }
+  }
+
   class Model {
     constructor(cfg, W) {
       this.cfg = cfg;
@@ -114,6 +190,7 @@
       this.tmp = new Float32Array(w); this.qkv = new Float32Array(3 * w);
       this.up = new Float32Array(this.hidden); this.gate = new Float32Array(this.hidden);
       this.scores = new Float32Array(cfg.context);
+      this.ngram = cfg.ngram_order ? new NGram(cfg, W) : null;
       this.reset();
     }
 
@@ -195,7 +272,9 @@
         for (let i = 0; i < w; i++) x[i] += this.tmp[i];
       }
       norm(cfg.norm, cfg.norm_eps, x, W["norm.weight"], h, 0, w);
-      return { logits: this.head(h), attention: attention };
+      let logits = this.head(h);
+      if (this.ngram && this.ngram.fitted) logits = this.ngram.mixed(logits, this.ids);
+      return { logits: logits, attention: attention };
     }
 
     rotate(a, start, pos) { // rotary: pairs (a[i], a[i + hd/2]) turned by position's angle
