@@ -144,3 +144,35 @@ def test_training_counts_within_the_budget_and_fits_on_held_out_text(small_data,
     result.model.ngram.mix = plain
     mixed = evaluate(result.model, windows, small_data.token_bytes)["val_bpb"]
     assert mixed < alone  # a few seconds of training: the counts know more than the network
+
+
+def test_evaluation_at_the_targets_equals_the_full_mixture():
+    x = text()
+    memory = NGramMemory.count(x, V, 4)
+    idx = torch.from_numpy(x[:-1][: 4 * 64].reshape(4, 64))
+    y = torch.from_numpy(x[1:][: 4 * 64].reshape(4, 64))
+    p, known = memory.probs(idx)
+    at, at_known = memory.target_probs(idx, y)
+    assert torch.equal(at, p.gather(-1, y[..., None]).squeeze(-1)) and torch.equal(at_known, known)
+    torch.manual_seed(0)
+    net = torch.randn(4, 64, V).log_softmax(-1)
+    memory.fit_mix(net, idx, y)
+    full = memory.mix_logprobs(net, idx).gather(-1, y[..., None]).squeeze(-1)
+    sparse = memory.mix_target_logprobs(net.gather(-1, y[..., None]).squeeze(-1), idx, y)
+    assert torch.equal(full, sparse)
+
+
+@pytest.mark.parametrize("head", ["full", "adaptive"])
+def test_a_fitted_models_nll_is_the_mixtures(head):
+    x = text()
+    cfg = ModelConfig(vocab_size=257, context=32, width=32, layers=1, heads=2, head=head,
+                      value_embeds=False, ngram_order=3)
+    torch.manual_seed(0)
+    model = build_model(cfg)
+    model.ngram = NGramMemory.count(x, 257, 3)
+    idx = torch.from_numpy(x[:64].reshape(2, 32))
+    y = torch.from_numpy(x[1:65].reshape(2, 32))
+    model.ngram.fit_mix(model.target_logprobs(idx, y), idx, y)
+    with torch.no_grad():
+        dense = -model(idx).gather(-1, y[..., None]).sum()
+        assert torch.allclose(model.nll(idx, y), dense, rtol=1e-5)

@@ -17,9 +17,13 @@ from tinylm.lab.results import Study
 
 
 def runs_of(study: Study, recipe: str) -> list[dict]:
-    """The stored runs of `recipe`: its exact name, else the one recipe named `recipe:...`
-    (a study may store "lstm:beta2=0.95" for the lstm recipe)."""
+    """The stored runs of `recipe`: its exact name (in today's terms), else the runs stored
+    under that name (an older study's "default" reads "default:ngram_order=0" today), else the
+    one recipe named `recipe:...` (a study may store "lstm:beta2=0.95" for the lstm recipe)."""
     names = list(dict.fromkeys(r["recipe"] for r in study.runs))
+    stored = [r for r in study.runs if r.get("stored_as") == recipe]
+    if recipe not in names and stored:
+        return stored
     if recipe not in names:
         close = [n for n in names if n.startswith(recipe + ":")]
         if len(close) != 1:

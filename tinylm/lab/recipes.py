@@ -89,6 +89,8 @@ def overrides(stored: dict, name: str = "default") -> dict:
                                                 value_embeds=side["value_embeds"]),
                                     stored["budget_s"])
             side["width"], side["value_embeds"] = decided.width, decided.value_embeds
+    if stored.get("family", "gpt") != "gpt":  # the n-gram memory is the transformer's alone
+        base["ngram_order"] = stored.get("ngram_order", base["ngram_order"])
     kept = {k: v for k, v in stored.items()
             if k in base and k not in RUN_ARGUMENTS and base[k] != v}
     return {**kept, **retired_in_use(stored)}

@@ -160,7 +160,10 @@ def _in_todays_terms(study: Study) -> Study:
             names[r["recipe"]] = label(name if name in RECIPES else "default", r["settings"])
     if not names:
         return study
-    runs = [{**r, "recipe": names.get(r["recipe"], r["recipe"])} for r in study.runs]
+    # each run keeps the label it was stored under ("default" then), for readers that ask
+    # for a study's own default (`head_to_head.runs_of`)
+    runs = [{**r, "recipe": names.get(r["recipe"], r["recipe"]), "stored_as": r["recipe"]}
+            for r in study.runs]
     summary = dict(study.summary)
     summary["rows"] = [{**row, "recipe": names.get(row["recipe"], row["recipe"])}
                        for row in study.rows]

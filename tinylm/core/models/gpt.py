@@ -81,9 +81,21 @@ class GPT(LanguageModel):
         return self.ngram.mix_logprobs(torch.log_softmax(logits.float(), dim=-1), idx)
 
     def nll(self, idx: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-        if isinstance(self.head, AdaptiveHead) and (self.ngram is None or not self.ngram.fitted):
+        if self.ngram is not None and self.ngram.fitted:  # the mixture's, at the targets only
+            return -self.ngram.mix_target_logprobs(self.target_logprobs(idx, targets), idx,
+                                                   targets).sum()
+        if isinstance(self.head, AdaptiveHead):
             return self.head.nll(self.hidden(idx), targets, reduction="sum")
         return super().nll(idx, targets)
+
+    def target_logprobs(self, idx: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        """The network's log-probability [B, T] of each target (without the n-gram memory),
+        never building more than the head's own logits."""
+        h = self.hidden(idx)
+        if isinstance(self.head, AdaptiveHead):
+            return -self.head.nll(h, targets, reduction="none")
+        logits = soft_cap(self.head(h), self.cfg.logit_softcap)
+        return -lm_loss(logits, targets, reduction="none").view_as(targets)
 
     def hidden(self, idx: torch.Tensor) -> torch.Tensor:
         """The final normalised hidden states [B, T, width] the head reads."""

@@ -78,4 +78,4 @@ class AdaptiveHead(nn.Module):
         lp = short.gather(-1, r.clamp(max=s).unsqueeze(-1)).squeeze(-1)
         lp_tail = tail.gather(-1, (r - s).clamp(min=0).unsqueeze(-1)).squeeze(-1)
         nll = -(lp + torch.where(in_tail, lp_tail, torch.zeros_like(lp_tail)))
-        return nll.mean() if reduction == "mean" else nll.sum()
+        return nll.mean() if reduction == "mean" else nll.sum() if reduction == "sum" else nll

@@ -143,24 +143,16 @@ class NGramMemory(nn.Module):
         for the windows `idx` [B, T]; a window's first tokens have shorter histories."""
         b, t = idx.shape
         v, dev = self.vocab_size, idx.device
-        flat = idx.reshape(-1).long()
+        flat, pos = idx.reshape(-1).long(), torch.arange(t, device=dev).repeat(b)
         p = self.unigram.expand(b * t, -1).clone()
         known = torch.ones(b * t, dtype=torch.long, device=dev)
-        pos = torch.arange(t, device=dev).repeat(b)
         for n in range(2, self.order + 1):
-            if getattr(self, f"l{n}_next").numel() == 0:
+            node, ok = self._contexts(flat, pos, n)
+            if node is None:
                 break
-            node = flat.roll(n - 2)  # the context's oldest token: a level-1 entry
-            ok = pos >= n - 2
-            for k in range(2, n):  # walk down the trie to the context's level-(n-1) entry
-                key = getattr(self, f"l{k}_key")
-                want = node * v + flat.roll(n - 1 - k)
-                node = torch.searchsorted(key, want).clamp(max=len(key) - 1)
-                ok &= key[node] == want
             first = getattr(self, f"l{n - 1}_first")
+            where, node = ok.nonzero().squeeze(1), node[ok]
             lens = first[node + 1] - first[node]
-            ok &= lens > 0
-            where, node, lens = ok.nonzero().squeeze(1), node[ok], lens[ok]
             scale = torch.ones(b * t, device=dev)  # the mass each known context hands down
             p.mul_(scale.index_put_((where,), getattr(self, f"l{n - 1}_backoff")[node])[:, None])
             owner = where.repeat_interleave(lens)
@@ -172,6 +164,44 @@ class NGramMemory(nn.Module):
             known[where] = n
         return p.view(b, t, -1), known.view(b, t)
 
+    def target_probs(self, idx: torch.Tensor,
+                     targets: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(p_ngram of each target [B, T], the longest known order [B, T]): `probs` at one
+        token per position, by the same float32 operations, without the [B, T, vocab] table."""
+        b, t = idx.shape
+        flat, pos = idx.reshape(-1).long(), torch.arange(t, device=idx.device).repeat(b)
+        y = targets.reshape(-1).long()
+        p = self.unigram[y]
+        known = torch.ones(b * t, dtype=torch.long, device=idx.device)
+        for n in range(2, self.order + 1):
+            node, ok = self._contexts(flat, pos, n)
+            if node is None:
+                break
+            p = torch.where(ok, p * getattr(self, f"l{n - 1}_backoff")[node], p)
+            key = getattr(self, f"l{n}_key")
+            want = node * self.vocab_size + y
+            entry = torch.searchsorted(key, want).clamp(max=len(key) - 1)
+            hit = ok & (key[entry] == want)
+            p = p + torch.where(hit, getattr(self, f"l{n}_prob")[entry], 0.0)
+            known = torch.where(ok, n, known)
+        return p.view(b, t), known.view(b, t)
+
+    def _contexts(self, flat: torch.Tensor, pos: torch.Tensor, n: int):
+        """(the level-(n-1) entry of each position's last n-1 tokens, whether the counts know
+        it: seen, with continuations), walking down the trie; (None, None) if order n is empty."""
+        if getattr(self, f"l{n}_next").numel() == 0:
+            return None, None
+        v = self.vocab_size
+        node = flat.roll(n - 2)  # the context's oldest token: a level-1 entry
+        ok = pos >= n - 2
+        for k in range(2, n):
+            key = getattr(self, f"l{k}_key")
+            want = node * v + flat.roll(n - 1 - k)
+            node = torch.searchsorted(key, want).clamp(max=len(key) - 1)
+            ok = ok & (key[node] == want)
+        first = getattr(self, f"l{n - 1}_first")
+        return node, ok & (first[node + 1] > first[node])
+
     def mix_logprobs(self, logprobs: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
         """log(lam * p_network + (1 - lam) * p_ngram) [B, T, vocab] from the network's
         log-probabilities; the network's own when the weights are not fitted yet."""
@@ -181,15 +211,26 @@ class NGramMemory(nn.Module):
         lam = self.mix[known - 1].unsqueeze(-1)  # [B, T, 1]
         return torch.logaddexp(logprobs.float() + lam.log(), p.log() + (1 - lam).log())
 
+    def mix_target_logprobs(self, logprobs: torch.Tensor, idx: torch.Tensor,
+                            targets: torch.Tensor) -> torch.Tensor:
+        """`mix_logprobs` at the targets only: the mixture's log-probability [B, T] of each
+        target from the network's [B, T] (what evaluation needs)."""
+        if not self.fitted:
+            return logprobs
+        p, known = self.target_probs(idx, targets)
+        lam = self.mix[known - 1]
+        return torch.logaddexp(logprobs.float() + lam.log(), p.log() + (1 - lam).log())
+
     @torch.no_grad()
     def fit_mix(self, logprobs: torch.Tensor, idx: torch.Tensor, targets: torch.Tensor,
                 steps: int = 30) -> None:
-        """EM for the network's weight per longest-known order, on held-out windows: `logprobs`
-        [B, T, vocab] of the network on `idx`, and the true next tokens `targets` [B, T]."""
-        p, known = self.probs(idx)
-        net = logprobs.float().gather(-1, targets[..., None]).squeeze(-1).exp().reshape(-1)
-        ng = p.gather(-1, targets[..., None]).squeeze(-1).reshape(-1)
-        known = known.reshape(-1)
+        """EM for the network's weight per longest-known order, on held-out windows: the
+        network's log-probability [B, T] of each true next token `targets` [B, T] after `idx`
+        (or its [B, T, vocab] log-probabilities)."""
+        if logprobs.dim() == 3:
+            logprobs = logprobs.float().gather(-1, targets[..., None]).squeeze(-1)
+        p, known = self.target_probs(idx, targets)
+        net, ng, known = logprobs.float().exp().reshape(-1), p.reshape(-1), known.reshape(-1)
         lam = torch.full((self.order,), 0.5, device=net.device)
         for _ in range(steps):
             share = lam[known - 1] * net / (lam[known - 1] * net + (1 - lam[known - 1]) * ng)
@@ -235,6 +276,6 @@ def fit_on(model, held: np.ndarray, device, autocast_ctx) -> None:
     was_training = model.training
     model.eval()
     with autocast_ctx:
-        logprobs = torch.log_softmax(model(x).float(), dim=-1)  # the network alone: not fitted
+        logprobs = model.target_logprobs(x, y)  # the network alone
     model.ngram.fit_mix(logprobs, x, y)
     model.train(was_training)
