@@ -34,11 +34,12 @@ GOLDEN_RUN = ROOT / "tests" / "golden" / "run.json"
 # a 400 kB slice at vocabulary 512: the tokenizer trains in a fraction of a second
 DATA = dict(corpus=str(CORPUS), vocab_size=512, max_train_bytes=400_000, max_val_bytes=40_000)
 # the default recipe's kind of model (smear gate, rotary positions, the adaptive head a CPU
-# in fp32 gets), small; vocab_size comes from the data
+# in fp32 gets, the n-gram memory), small; vocab_size comes from the data
 MODEL = dict(family="gpt", context=64, width=48, layers=2, heads=2, mlp="gelu", mlp_ratio=4.0,
              norm="layernorm", positions="rotary", tie_embeddings=False, head="adaptive",
              head_shortlist=128, head_tail_width=16, smear=True, value_embeds=False,
-             doc_mask=False, qk_norm=False, dropout=0.0, logit_softcap=0.0, zero_init_proj=False)
+             doc_mask=False, qk_norm=False, dropout=0.0, logit_softcap=0.0, zero_init_proj=False,
+             ngram_order=4)
 # `steps` drives the schedule; the budget only caps the run, at several times its length.
 # eval_every_frac=1 and checkpoint_every_frac=1: no periodic validation or checkpoint (both
 # go by the clock). AdamW at a gentle learning rate, not Muon: orthogonalizing the gradient

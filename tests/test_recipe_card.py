@@ -91,14 +91,14 @@ def test_the_card_reads_its_values_and_measurements():
     assert value("positions", RECIPES["gpt2"]) == "learned"
     assert value("positions", {}) == defaults()["positions"]
     assert value("width", {}) == "auto: 128" and value("width", RECIPES["gpt2"]) == 128
-    stored = {"recipe7-300s": _study("recipe7-300s", 300, {
+    stored = {"ngram2-300s": _study("ngram2-300s", 300, {
         "default": ({}, [0.88, 0.89]), "gpt2": (dict(RECIPES["gpt2"]), [1.06, 1.07])})}
     rows = card_rows(load=stored.get)
     assert len(rows) == len(CARD) and list(rows[0]) == CARD_COLUMNS
     assert rows[0]["measured"].startswith("GPT-2's setup: +0.180") and "2 runs" in rows[0]["measured"]
     assert all(r["measured"] == "not stored" for r, entry in zip(rows, CARD) if entry[2] not in stored)
     assert rows[0]["shown in"].startswith("this chapter")
-    assert measured(stored["recipe7-300s"], "width=64") == "no row 'width=64' in recipe7-300s"
+    assert measured(stored["ngram2-300s"], "width=64") == "no row 'width=64' in ngram2-300s"
 
 
 def test_the_schedule_ends_at_zero_for_any_budget():

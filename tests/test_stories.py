@@ -72,7 +72,7 @@ def test_the_reference_scores_a_studys_stored_stories(small_data, fast_cfg, tmp_
     assert json.loads((study / "story_reference.json").read_text())["rows"][1]["recipe"] == "b"
     # the book's table: each recipe's stored scores beside val_bpb and the reference's verdict
     from tinylm.lab.results import read_study
-    from tinylm.lab.story_measures import reference_val_bpb, story_rows
+    from tinylm.lab.story_measures import reference_val_bpb, story_rows, story_sentence
 
     (study / "summary.json").write_text(json.dumps({"rows": [
         {"recipe": "a", "val_bpb": 1.5, "repeated_4grams": 0.1, "distinct_2": 0.8},
@@ -82,6 +82,13 @@ def test_the_reference_scores_a_studys_stored_stories(small_data, fast_cfg, tmp_
     assert rows == [{"recipe": "a", "val_bpb": 1.5, "repeated_4grams": 0.1, "distinct_2": 0.8,
                      "reference_bpb": pytest.approx(expected)}]
     assert reference_val_bpb(read_study(study)) == ckpt.metrics["val_bpb"]
+    assert story_sentence(read_study(study), "a", "b") == ""  # b stored no story scores
+    (study / "summary.json").write_text(json.dumps({"rows": [
+        {"recipe": "a", "val_bpb": 1.5, "repeated_4grams": 0.1, "distinct_2": 0.8},
+        {"recipe": "b", "val_bpb": 1.6, "repeated_4grams": 0.2, "distinct_2": 0.5}]}))
+    sentence = " ".join(story_sentence(read_study(study), "a", "b").split())  # unwrapped
+    assert "repeat 10.0% of their word 4-grams (against 20.0%)" in sentence
+    assert f"{expected:.3f} bits per byte" in sentence
     with pytest.raises(SystemExit) as stop:
         main(["score", "study", "--reference", str(tmp_path / "none"), "--results", str(study)])
     assert stop.value.code == 2  # no reference yet: one line saying how to train it

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import statistics
+import textwrap
 
 from tinylm.lab.results import Study, results_dir
 
@@ -54,3 +55,17 @@ def reference_val_bpb(study: Study) -> float | None:
     """The reference model's own validation bits per byte, as stored beside the scores."""
     path = results_dir() / study.name / "story_reference.json"
     return json.loads(path.read_text()).get("reference_val_bpb") if path.exists() else None
+
+
+def story_sentence(study: Study | None, recipe: str, against: str) -> str:
+    """How `recipe`'s stories compare with `against`'s in `study`: one sentence from the stored
+    scores, wrapped to 78 columns ("" when either has none, or the study was not scored)."""
+    rows = {r["recipe"]: r for r in story_rows(study)}
+    a, b = rows.get(recipe), rows.get(against)
+    if not a or not b or a["reference_bpb"] is None or b["reference_bpb"] is None:
+        return ""
+    fluent = "less" if a["reference_bpb"] > b["reference_bpb"] else "as or more"
+    return textwrap.fill(
+        f"Its stories repeat {a['repeated_4grams']:.1%} of their word 4-grams (against "
+        f"{b['repeated_4grams']:.1%}) and read {fluent} fluently to a tinylm trained for half an "
+        f"hour ({a['reference_bpb']:.3f} bits per byte against {b['reference_bpb']:.3f}).", 78)

@@ -65,6 +65,7 @@ from tinylm.notebook.figures import (
     study_curves,
     throughput,
 )
+from tinylm.notebook.goedecke import goedecke_sizes
 from tinylm.notebook.live import LiveLoss, train_recipe
 from tinylm.notebook.live_sampler import LiveSampler, live_sampler
 from tinylm.notebook.panels import SamplingPanel, TrainingPanel, sampling_panel, training_panel
@@ -106,5 +107,5 @@ __all__ = [
     "study_csvs", "study_curves", "table", "throughput", "timeline", "tokens_html", "train_recipe",
     "training_panel", "use_results", "verdict_text", "verdicts", "versus", "width_of", "width_rule",
     "with_every_run", "your_optimum",
-    "LiveSampler", "live_sampler",
+    "LiveSampler", "live_sampler", "goedecke_sizes",
 ]

@@ -93,7 +93,7 @@ def train(data: TokenData, model_cfg: ModelConfig | None = None,
         out_dir, callback, progress = None, None, False
     loop = Loop(model, optimizer, batches, _spread(windows, cfg), data.token_bytes, cfg, device,
                 run.dtype, ranks, resumed, callback, progress, data.tokenizer,
-                DDP(model) if ranks.active else model)
+                _ddp(model) if ranks.active else model)
     info = {**(info or {}), "train_config": asdict(asked.train), "data": data.meta}
     saving = partial(save_checkpoint, out_dir, data.tokenizer, info) if out_dir is not None \
         else None
@@ -130,6 +130,15 @@ def train(data: TokenData, model_cfg: ModelConfig | None = None,
     return TrainResult(model, metrics, status, message, out, loop.history, error, data.tokenizer,
                        info)
 
+
+
+def _ddp(model):
+    """`model` for DistributedDataParallel; every rank counts the same text, so the n-gram
+    memory's tables (int16 among them, which gloo cannot broadcast) are left out of its syncs."""
+    if getattr(model, "ngram", None) is not None:
+        DDP._set_params_and_buffers_to_ignore_for_model(
+            model, [f"ngram.{name}" for name, _ in model.ngram.named_buffers()])
+    return DDP(model)
 
 def save_checkpoint(out_dir: str | Path, tokenizer, info: dict, loop: Loop, status: str,
                     metrics: dict | None = None) -> str:
