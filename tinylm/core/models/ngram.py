@@ -208,8 +208,7 @@ class NGramMemory(nn.Module):
         if not self.fitted:
             return logprobs
         p, known = self.probs(idx)
-        lam = self.mix[known - 1].unsqueeze(-1)  # [B, T, 1]
-        return torch.logaddexp(logprobs.float() + lam.log(), p.log() + (1 - lam).log())
+        return self._mixed(logprobs, p, self.mix[known - 1].unsqueeze(-1))  # lam [B, T, 1]
 
     def mix_target_logprobs(self, logprobs: torch.Tensor, idx: torch.Tensor,
                             targets: torch.Tensor) -> torch.Tensor:
@@ -218,7 +217,11 @@ class NGramMemory(nn.Module):
         if not self.fitted:
             return logprobs
         p, known = self.target_probs(idx, targets)
-        lam = self.mix[known - 1]
+        return self._mixed(logprobs, p, self.mix[known - 1])
+
+    @staticmethod
+    def _mixed(logprobs: torch.Tensor, p: torch.Tensor, lam: torch.Tensor) -> torch.Tensor:
+        """log(lam * exp(logprobs) + (1 - lam) * p), in float32."""
         return torch.logaddexp(logprobs.float() + lam.log(), p.log() + (1 - lam).log())
 
     @torch.no_grad()
